@@ -6,7 +6,7 @@ import sys
 
 import typer
 
-from segmentum.cli import workspace_commands
+from segmentum.cli import import_commands, metric_commands, segment_commands, workspace_commands
 from segmentum.cli.context import CliState
 from segmentum.service.errors import user_errors
 
@@ -18,6 +18,10 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 app.add_typer(workspace_commands.app, name="workspace")
+app.add_typer(import_commands.app, name="import")
+app.add_typer(segment_commands.app, name="segments")
+app.command("lifecycle")(metric_commands.lifecycle)
+app.command("rfm")(metric_commands.rfm)
 
 
 @app.callback()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
@@ -75,3 +75,28 @@ def emit_document(document: Mapping[str, Any], output: OutputFormat) -> None:
         return
     rows = [{"field": key, "value": _cell(value)} for key, value in document.items()]
     emit(rows, ("field", "value"), output)
+
+
+def emit_batches(
+    batches: Iterable[Sequence[Mapping[str, Any]]], columns: Sequence[str], output: OutputFormat
+) -> None:
+    """Stream a long listing batch by batch: CSV with one header, JSON as one array."""
+    if output is OutputFormat.table:
+        rows = [row for batch in batches for row in batch]
+        emit(rows, columns, output)
+        return
+    if output is OutputFormat.csv:
+        writer = csv.writer(sys.stdout, lineterminator="\n")
+        writer.writerow(columns)
+        for batch in batches:
+            for row in batch:
+                writer.writerow([_cell(row.get(column)) for column in columns])
+        return
+    sys.stdout.write("[")
+    first = True
+    for batch in batches:
+        for row in batch:
+            item = {column: _plain(row.get(column)) for column in columns}
+            sys.stdout.write(("" if first else ",") + json.dumps(item, ensure_ascii=False))
+            first = False
+    sys.stdout.write("]\n")

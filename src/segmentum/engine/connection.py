@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urlparse
+from urllib.parse import parse_qs, unquote, urlparse
 
 import ibis
+import sqlglot as sg
 from ibis.backends import BaseBackend
 
 from segmentum.catalog.schema import Catalog
+from segmentum.catalog.tables import Column
 from segmentum.catalog.types import ValueType
 from segmentum.engine.types import IBIS_TYPES, ibis_schema
 
@@ -32,15 +34,31 @@ class EngineKind(StrEnum):
 
 @dataclass
 class Engine:
+    #: The URL without its password: safe to show and log.
     url: str
     kind: EngineKind
     backend: BaseBackend
     #: For DuckDB, the database file (None for :memory:).
     path: Path | None = None
+    #: The URL as given (may hold a password); never shown.
+    secret_url: str = field(default="", repr=False)
+
+    def __post_init__(self) -> None:
+        if not self.secret_url:
+            self.secret_url = self.url
+        self.url = redact_url(self.url)
 
     @property
     def dialect(self) -> str:
         return self.kind.value
+
+    @property
+    def sqlglot_dialect(self) -> str:
+        return "spark" if self.kind is EngineKind.PYSPARK else self.kind.value
+
+    def quote(self, identifier: str) -> str:
+        """An identifier quoted for this engine (\"x\" or `x`)."""
+        return str(sg.to_identifier(identifier, quoted=True).sql(self.sqlglot_dialect))
 
     def table(self, name: str) -> ibis.Table:
         return self.backend.table(name)
@@ -57,10 +75,25 @@ class Engine:
                 cursor.execute(sql, params)
             self.backend.con.commit()  # type: ignore[attr-defined]
             return None
-        return self.backend._session.sql(sql)  # type: ignore[attr-defined]
+        session = self.backend._session  # type: ignore[attr-defined]
+        return session.sql(sql, args=list(params)) if params else session.sql(sql)
 
     def close(self) -> None:
+        if self.kind is EngineKind.PYSPARK:
+            return  # the session shares the process JVM; segmentum.engine.spark.stop_spark ends it
         self.backend.disconnect()
+
+
+def redact_url(url: str) -> str:
+    """The URL with any password replaced by ***."""
+    if "://" not in url:
+        return url
+    parsed = urlparse(url)
+    if parsed.password is None:
+        return url
+    user = parsed.username or ""
+    host = parsed.netloc.rsplit("@", 1)[1]
+    return parsed._replace(netloc=f"{user}:***@{host}").geturl()
 
 
 def _duckdb(url: str, path_text: str) -> Engine:
@@ -82,19 +115,48 @@ def _duckdb(url: str, path_text: str) -> Engine:
     return Engine(url, EngineKind.DUCKDB, backend, path)
 
 
+PG_CONNECT_TIMEOUT = 10
+
+
 def _postgres(url: str) -> Engine:
     parsed = urlparse(url)
+    query = parse_qs(parsed.query)
+    unknown = sorted(set(query) - {"schema", "sslmode"})
+    if unknown:
+        raise EngineError(f"unknown PostgreSQL URL parameter(s): {', '.join(unknown)}")
+    schema = query["schema"][-1] if "schema" in query else None
+    if schema is not None and not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,62}", schema):
+        raise EngineError(f"invalid PostgreSQL schema name {schema!r} (letters, digits, _)")
+    host = parsed.hostname or "localhost"
+    try:
+        port = parsed.port or 5432
+    except ValueError as error:
+        raise EngineError(f"invalid port in PostgreSQL URL for host {host}") from error
+    database = unquote(parsed.path.lstrip("/")) or "postgres"
+    password = unquote(parsed.password) if parsed.password else os.environ.get("PGPASSWORD")
+    extra: dict[str, Any] = {"connect_timeout": PG_CONNECT_TIMEOUT}
+    if "sslmode" in query:
+        extra["sslmode"] = query["sslmode"][-1]
     try:
         backend = ibis.postgres.connect(
-            host=parsed.hostname or "localhost",
-            port=parsed.port or 5432,
+            host=host,
+            port=port,
             user=unquote(parsed.username) if parsed.username else os.environ.get("PGUSER"),
-            password=unquote(parsed.password) if parsed.password else os.environ.get("PGPASSWORD"),
-            database=parsed.path.lstrip("/") or "postgres",
+            password=password,
+            database=database,
+            schema=schema,
+            **extra,
         )
     except Exception as error:  # psycopg raises several classes; all mean "cannot connect"
-        safe = parsed._replace(netloc=parsed.hostname or "").geturl()
-        raise EngineError(f"cannot connect to PostgreSQL at {safe}: {error}") from error
+        reason = " ".join(str(error).split())
+        if password:
+            reason = reason.replace(password, "***")
+        raise EngineError(
+            f"cannot connect to PostgreSQL at {host}:{port}/{database}: {reason}"
+        ) from None
+    if schema is not None:
+        with backend.con.cursor() as cursor:
+            cursor.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
     return Engine(url, EngineKind.POSTGRES, backend)
 
 
@@ -112,7 +174,9 @@ def connect(url: str | None = None) -> Engine:
         from segmentum.engine.spark import connect_spark
 
         return connect_spark(url)
-    raise EngineError(f"unknown engine URL scheme {scheme!r}; use a path, duckdb://, postgres://")
+    raise EngineError(
+        f"unknown engine URL scheme {scheme!r}; use a path, duckdb://, postgres:// or pyspark://"
+    )
 
 
 def _sql_type(engine: Engine, value_type: ValueType) -> str:
@@ -126,15 +190,59 @@ def _sql_type(engine: Engine, value_type: ValueType) -> str:
     return str(mapper[0].from_ibis(IBIS_TYPES[value_type]).sql(mapper[1]))
 
 
+def _column_sql(engine: Engine, value_type: ValueType) -> str:
+    sql_type = _sql_type(engine, value_type)
+    if engine.kind is EngineKind.POSTGRES and value_type in TEXT_TYPES:
+        sql_type += ' COLLATE "C"'
+    return sql_type
+
+
+#: Value types stored as text; on PostgreSQL they get byte-order ("C") collation.
+TEXT_TYPES = frozenset({ValueType.TEXT, ValueType.JSON})
+
+
 def ensure_schema(engine: Engine, catalog: Catalog) -> None:
-    """Create missing catalog tables and add missing (custom) columns; never drops anything."""
+    """Create missing catalog tables and add missing (custom) columns; never drops anything.
+
+    On PostgreSQL every text column is declared ``COLLATE "C"`` so ORDER BY, MIN/MAX and
+    comparisons on ids follow byte order as on DuckDB and Spark, whatever the database locale.
+    """
     existing = set(engine.backend.list_tables())
     for table in catalog.tables.values():
+        name = engine.quote(table.name)
         if table.name not in existing:
             engine.backend.create_table(table.name, schema=ibis_schema(table))
-            continue
-        present = set(engine.table(table.name).columns)
-        for column in table.columns:
-            if column.name not in present:
-                sql_type = _sql_type(engine, column.type)
-                engine.raw_sql(f'ALTER TABLE "{table.name}" ADD COLUMN "{column.name}" {sql_type}')
+            present = set(table.column_names)
+        else:
+            present = set(engine.table(table.name).columns)
+        added = [column for column in table.columns if column.name not in present]
+        if added and engine.kind is EngineKind.PYSPARK:
+            columns = ", ".join(
+                f"{engine.quote(column.name)} {_column_sql(engine, column.type)}"
+                for column in added
+            )
+            engine.raw_sql(f"ALTER TABLE {name} ADD COLUMNS ({columns})")
+        else:
+            for column in added:
+                engine.raw_sql(
+                    f"ALTER TABLE {name} ADD COLUMN {engine.quote(column.name)} "
+                    f"{_column_sql(engine, column.type)}"
+                )
+        if engine.kind is EngineKind.POSTGRES:
+            _collate_text_columns(engine, table.name, table.columns)
+
+
+def _collate_text_columns(engine: Engine, table: str, columns: tuple[Column, ...]) -> None:
+    text_columns = [column.name for column in columns if column.type in TEXT_TYPES]
+    rows = engine.backend.con.execute(  # type: ignore[attr-defined]
+        "SELECT column_name, collation_name FROM information_schema.columns "
+        "WHERE table_schema = current_schema() AND table_name = %s",
+        (table,),
+    ).fetchall()
+    collations = dict(rows)
+    wrong = [name for name in text_columns if collations.get(name) != "C"]
+    if wrong:
+        changes = ", ".join(
+            f'ALTER COLUMN {engine.quote(name)} TYPE text COLLATE "C"' for name in wrong
+        )
+        engine.raw_sql(f"ALTER TABLE {engine.quote(table)} {changes}")

@@ -9,8 +9,6 @@ every layer: ``Aggregate`` is lowered by ``visit_Aggregate``, described by
 
 from __future__ import annotations
 
-import hashlib
-import json
 from datetime import date
 from typing import Annotated, Any, Literal, TypeAlias
 
@@ -108,7 +106,9 @@ class EachMonth(_Node):
     months: int = Field(ge=1, le=24)
 
 
-Window = Annotated[Within | Ago | Dates | SinceSignup | Ever | EachMonth, Field(discriminator="kind")]
+Window = Annotated[
+    Within | Ago | Dates | SinceSignup | Ever | EachMonth, Field(discriminator="kind")
+]
 
 # --- activity sources ------------------------------------------------------------------------
 
@@ -246,7 +246,9 @@ class Subscription(_Node):
     channel: Channel
 
 
-Reaction = Literal["received", "delivered", "opened", "clicked", "replied", "unsubscribed", "converted"]
+Reaction = Literal[
+    "received", "delivered", "opened", "clicked", "replied", "unsubscribed", "converted"
+]
 
 
 class MessageReaction(_Node):
@@ -342,8 +344,10 @@ class SegmentDefinition(_Node):
 
 
 def fingerprint(value: Any) -> str:
-    """A stable hash of a node (or definition): equal trees, equal fingerprints."""
-    if isinstance(value, BaseModel):
-        value = value.model_dump(mode="json")
-    canonical = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+    """A stable hash of a node (or definition): equal trees, equal fingerprints.
+
+    Delegates to ``segmentum.spec.external.fingerprint`` (sha256 of the canonical JSON of the
+    external form): the internal dump could not tell node kinds with the same fields apart."""
+    from segmentum.spec.external import fingerprint as external_fingerprint
+
+    return external_fingerprint(value)

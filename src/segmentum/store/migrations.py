@@ -39,6 +39,24 @@ MIGRATIONS: tuple[tuple[int, str, tuple[str, ...]], ...] = (
                 PRIMARY KEY (list_name, customer_id))""",
         ),
     ),
+    (
+        3,
+        "current segment members and the append-only membership log",
+        (
+            """CREATE TABLE IF NOT EXISTS segment_members (
+                segment TEXT NOT NULL, customer_id TEXT NOT NULL, version INTEGER NOT NULL,
+                entered_at TIMESTAMP NOT NULL, PRIMARY KEY (segment, customer_id))""",
+            """CREATE TABLE IF NOT EXISTS membership_log (
+                segment TEXT NOT NULL, version INTEGER NOT NULL, customer_id TEXT NOT NULL,
+                change TEXT NOT NULL, effective_at TIMESTAMP NOT NULL,
+                recorded_at TIMESTAMP NOT NULL)""",
+            "CREATE INDEX IF NOT EXISTS membership_log_segment ON membership_log "
+            "(segment, effective_at)",
+            """CREATE TABLE IF NOT EXISTS membership_refreshes (
+                as_of TIMESTAMP NOT NULL, recorded_at TIMESTAMP NOT NULL,
+                segments INTEGER NOT NULL, entered BIGINT NOT NULL, exited BIGINT NOT NULL)""",
+        ),
+    ),
 )
 
 

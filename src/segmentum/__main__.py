@@ -1,0 +1,5 @@
+"""`python -m segmentum` runs the CLI."""
+
+from segmentum.cli.app import main
+
+main()

@@ -1,0 +1,196 @@
+"""`segmentum segments ...`: define, check, preview and inspect segments."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from segmentum.cli.context import workspace
+from segmentum.cli.options import AsOfOption, FormatOption, parse_day
+from segmentum.cli.output import OutputFormat, emit, emit_batches, emit_document, err_console
+from segmentum.service import membership
+from segmentum.service import segments as service
+from segmentum.service.segments import DefinitionInvalid, DefinitionSource
+
+app = typer.Typer(help="Define segments and look at who is in them.", no_args_is_help=True)
+
+WhereOption = typer.Option(None, "--where", "-w", help="Definition as a text expression.")
+FileOption = typer.Option(None, "--file", help="Definition as a YAML or JSON file.")
+
+
+def _source(where: str | None, file: Path | None) -> DefinitionSource:
+    if (where is None) == (file is None):
+        raise typer.BadParameter("give exactly one of --where TEXT or --file FILE")
+    return DefinitionSource(text=where, file=file)
+
+
+@app.command("create")
+def create(
+    ctx: typer.Context,
+    name: str = typer.Argument(help="Segment name: lowercase letters, digits, _."),
+    where: str | None = WhereOption,
+    file: Path | None = FileOption,
+    description: str | None = typer.Option(None, "--description", help="What it is for."),
+) -> None:
+    """Save a segment (a changed definition gets a new version)."""
+    stored = service.create_segment(workspace(ctx), name, _source(where, file), description)
+    err_console.print(f"segment {stored.name} saved (version {stored.version})")
+
+
+@app.command("validate")
+def validate(
+    ctx: typer.Context,
+    where: str | None = WhereOption,
+    file: Path | None = FileOption,
+    output: OutputFormat = FormatOption,
+) -> None:
+    """Check a definition; lists every problem with its code and path, exit 1 if any."""
+    try:
+        service.validate_definition(workspace(ctx), _source(where, file))
+    except DefinitionInvalid as invalid:
+        rows = [vars(issue) for issue in invalid.issues]
+        emit(rows, ("code", "path", "message"), output)
+        raise typer.Exit(1) from invalid
+    if output is OutputFormat.table:
+        err_console.print("valid")
+    else:
+        emit([], ("code", "path", "message"), output)
+
+
+@app.command("preview")
+def preview(
+    ctx: typer.Context,
+    where: str | None = WhereOption,
+    file: Path | None = FileOption,
+    as_of: str | None = AsOfOption,
+    sample: int = typer.Option(10, "--sample", help="How many member ids to show."),
+    output: OutputFormat = FormatOption,
+) -> None:
+    """Count and sample the members of a definition without saving it."""
+    result = service.preview(workspace(ctx), _source(where, file), parse_day(as_of), sample)
+    emit_document(
+        {
+            "count": result.count,
+            "sample": result.sample,
+            "sentence": result.sentence,
+            "as_of": result.as_of,
+        },
+        output,
+    )
+
+
+@app.command("list")
+def list_(
+    ctx: typer.Context, as_of: str | None = AsOfOption, output: OutputFormat = FormatOption
+) -> None:
+    """Every segment with its size (all evaluated in one pass) and its sentence."""
+    rows = service.list_segments(workspace(ctx), parse_day(as_of))
+    emit(rows, ("name", "version", "size", "sentence"), output)
+
+
+@app.command("show")
+def show(ctx: typer.Context, name: str, output: OutputFormat = FormatOption) -> None:
+    """A segment's definition, text form and sentence."""
+    emit_document(service.show_segment(workspace(ctx), name), output)
+
+
+@app.command("members")
+def members(
+    ctx: typer.Context,
+    name: str,
+    as_of: str | None = AsOfOption,
+    columns: str = typer.Option("", "--columns", help="Extra customer columns, comma-separated."),
+    at: str | None = typer.Option(
+        None, "--at", help="Who was a member at the end of this past day, from the log."
+    ),
+    output: OutputFormat = FormatOption,
+) -> None:
+    """The customers in a segment now (evaluated), at --as-of, or at a past day (--at)."""
+    if at is not None:
+        day = parse_day(at)
+        assert day is not None
+        ids = membership.members_at(workspace(ctx), name, day)
+        emit([{"customer_id": cid} for cid in ids], ("customer_id",), output)
+        return
+    chosen = tuple(c.strip() for c in columns.split(",") if c.strip())
+    table = service.members(workspace(ctx), name, parse_day(as_of), chosen)
+    names = ("customer_id", *chosen)
+    if output is OutputFormat.table:
+        emit(table.limit(1000).to_pyarrow().to_pylist(), names, output)
+        return
+    batches = (batch.to_pylist() for batch in table.to_pyarrow_batches(chunk_size=50_000))
+    emit_batches(batches, names, output)
+
+
+@app.command("explain")
+def explain(
+    ctx: typer.Context,
+    name: str,
+    customer: str = typer.Option(..., "--customer", help="Customer id."),
+    as_of: str | None = AsOfOption,
+    output: OutputFormat = FormatOption,
+) -> None:
+    """Each condition's value for one customer: why they are (not) in the segment."""
+    rows = service.explain(workspace(ctx), name, customer, parse_day(as_of))
+    emit(rows, ("condition", "value"), output)
+
+
+@app.command("sql")
+def sql(
+    ctx: typer.Context,
+    name: str,
+    dialect: str = typer.Option("duckdb", "--dialect", help="duckdb, postgres or pyspark."),
+) -> None:
+    """Print the SQL the segment compiles to (values appear as escaped literals)."""
+    if dialect not in ("duckdb", "postgres", "pyspark"):
+        raise typer.BadParameter("dialect must be duckdb, postgres or pyspark")
+    typer.echo(service.segment_sql(workspace(ctx), name, dialect))
+
+
+@app.command("delete")
+def delete(ctx: typer.Context, name: str) -> None:
+    """Remove a segment definition."""
+    service.delete_segment(workspace(ctx), name)
+    err_console.print(f"segment {name} deleted")
+
+
+@app.command("upload-list")
+def upload_list(
+    ctx: typer.Context,
+    list_name: str = typer.Argument(help="Name used by manual_list conditions."),
+    file: Path = typer.Argument(help="CSV or text file: one customer_id per line."),
+) -> None:
+    """Upload a static list of customers (replaces the list of that name)."""
+    count = service.upload_manual_list(workspace(ctx), list_name, file)
+    err_console.print(f"list {list_name}: {count} customers")
+
+
+@app.command("refresh")
+def refresh(
+    ctx: typer.Context, as_of: str | None = AsOfOption, output: OutputFormat = FormatOption
+) -> None:
+    """Evaluate every segment in one pass; store members and log who entered and exited."""
+    rows = membership.refresh_segments(workspace(ctx), parse_day(as_of))
+    emit(rows, ("segment", "version", "size", "entered", "exited"), output)
+
+
+@app.command("history")
+def history(ctx: typer.Context, name: str, output: OutputFormat = FormatOption) -> None:
+    """Size over time from the membership log."""
+    rows = membership.segment_history(workspace(ctx), name)
+    emit(rows, ("effective_at", "size", "entered", "exited"), output)
+
+
+@app.command("export")
+def export(
+    ctx: typer.Context,
+    name: str,
+    file: Path = typer.Argument(help="Output .csv or .parquet file."),
+    columns: str = typer.Option("", "--columns", help="Customer columns, comma-separated."),
+    as_of: str | None = AsOfOption,
+) -> None:
+    """Write the members with chosen columns; CSV cells that look like formulas are neutralised."""
+    chosen = tuple(c.strip() for c in columns.split(",") if c.strip())
+    count = membership.export_members(workspace(ctx), name, file, chosen, parse_day(as_of))
+    err_console.print(f"{count} members written to {file}")

@@ -1,0 +1,363 @@
+"""`import_file`: read, validate set-based, quarantine bad rows, upsert the rest atomically.
+
+Steps (each reported to ``progress``): stage the file as text, normalise distinct phone and
+country values, type and check every cell in one statement, add the cross-row checks
+(duplicate keys, unknown customers), write the rejects, then upsert in one transaction.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import pyarrow as pa
+import pyarrow.csv as pa_csv
+
+from segmentum.catalog.schema import Catalog
+from segmentum.catalog.settings import WorkspaceSettings
+from segmentum.catalog.tables import Table
+from segmentum.engine.connection import Engine, EngineKind
+from segmentum.ingest import normalize
+from segmentum.ingest.errors import IngestError
+from segmentum.ingest.merge import create_missing_customers, merge
+from segmentum.ingest.reading import Staged, file_format, lit, q, stage_file
+from segmentum.ingest.validate import Context, typed_query
+
+#: Tables whose rows name a customer that must exist (or be created).
+CUSTOMER_TABLES = ("orders", "returns", "events", "subscriptions")
+STEPS = 6
+
+
+@dataclass(frozen=True)
+class ImportOptions:
+    #: Target column -> source column (from --map / a mapping file).
+    mapping: Mapping[str, str] = field(default_factory=dict)
+    #: strptime-style format for dates and timestamps; default ISO 8601.
+    date_format: str | None = None
+    #: phonenumbers region for national numbers, e.g. "CZ".
+    default_region: str | None = None
+    encoding: str | None = None
+    #: CSV delimiter; default: sniffed from the header line.
+    delimiter: str | None = None
+    #: Zone for zone-less values; default the workspace timezone.
+    timezone: str | None = None
+    #: Overrides/extends the workspace rates (units of workspace currency per unit).
+    rates: Mapping[str, Decimal] | None = None
+    create_customers: bool = False
+    #: Default FILE.rejected.csv next to the file.
+    rejects_path: Path | None = None
+    #: Default by extension (.parquet, .jsonl/.ndjson/.json, else CSV).
+    file_format: Literal["csv", "parquet", "jsonl"] | None = None
+
+
+@dataclass(frozen=True)
+class ImportSummary:
+    table: str
+    source: str
+    loaded: int
+    updated: int
+    unchanged: int
+    rejected: int
+    rejected_by_reason: Mapping[str, int]
+    rejects_path: Path | None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "table": self.table,
+            "source": self.source,
+            "loaded": self.loaded,
+            "updated": self.updated,
+            "unchanged": self.unchanged,
+            "rejected": self.rejected,
+            "rejected_by_reason": dict(self.rejected_by_reason),
+            "rejects_path": str(self.rejects_path) if self.rejects_path else None,
+        }
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    summary: ImportSummary
+    #: One row per rejected record: row_number (int64), reasons (list<string>), raw (JSON
+    #: object of the source cells by source column name).
+    rejected: pa.Table
+    #: Bare customer profiles created by --create-customers.
+    customers_created: int = 0
+
+
+def default_rejects_path(path: Path) -> Path:
+    return path.with_name(path.name + ".rejected.csv")
+
+
+def _check_options(table_name: str, catalog: Catalog, options: ImportOptions) -> Table:
+    if table_name not in catalog.tables:
+        names = ", ".join(catalog.tables)
+        raise IngestError(f"unknown table {table_name!r}; choose one of {names}")
+    if options.timezone is not None:
+        try:
+            ZoneInfo(options.timezone)
+        except (ZoneInfoNotFoundError, ValueError) as error:
+            raise IngestError(f"unknown time zone {options.timezone!r}") from error
+    if options.default_region is not None and not normalize.is_known_region(
+        options.default_region
+    ):
+        raise IngestError(f"unknown phone region {options.default_region!r} (e.g. CZ, RU)")
+    if options.delimiter is not None and len(options.delimiter) != 1:
+        raise IngestError("--delimiter must be a single character")
+    return catalog.table(table_name)
+
+
+def _present_columns(table: Table, staged: Staged, options: ImportOptions) -> dict[str, str]:
+    """Target column -> staging column, from the mapping and same-named source columns."""
+    by_lower = {name.lower(): column for name, column in staged.columns.items()}
+    present: dict[str, str] = {}
+    for target, source in options.mapping.items():
+        if not table.has_column(target) or table.column(target).derived:
+            raise IngestError(f"--map {target}={source}: {table.name} has no column {target!r}")
+        if source not in staged.columns and source.lower() not in by_lower:
+            raise IngestError(f"--map {target}={source}: the file has no column {source!r}")
+        present[target] = staged.columns.get(source) or by_lower[source.lower()]
+    mapped_sources = set(present.values())
+    for column in table.source_columns:
+        staged_name = by_lower.get(column.name.lower())
+        if column.name not in present and staged_name and staged_name not in mapped_sources:
+            present[column.name] = staged_name
+    missing = [name for name in table.required_columns if name not in present]
+    if missing:
+        raise IngestError(
+            f"the file has no column for {', '.join(missing)} (required in {table.name}); "
+            f"map one with --map {missing[0]}=SOURCE_COLUMN"
+        )
+    return present
+
+
+def _register(con: Any, name: str, data: pa.Table) -> None:
+    con.register(name + "_arrow", data)
+    con.execute(f"CREATE TEMP TABLE {name} AS SELECT * FROM {name}_arrow")
+    con.unregister(name + "_arrow")
+
+
+def _lookups(
+    con: Any,
+    prefix: str,
+    table: Table,
+    staged: Staged,
+    present: Mapping[str, str],
+    options: ImportOptions,
+    settings: WorkspaceSettings,
+) -> dict[str, str]:
+    names: dict[str, str] = {}
+
+    def distinct(column: str) -> pa.Array:
+        arrow = con.execute(
+            f"SELECT DISTINCT NULLIF(trim({present[column]}), '') AS v FROM {staged.table} "
+            "WHERE v IS NOT NULL"
+        ).to_arrow_table()
+        return arrow.column("v").combine_chunks() if arrow.num_rows else pa.array([], pa.string())
+
+    if table.name == "customers" and "phone" in present:
+        names["phones"] = f"{prefix}_phones"
+        _register(con, names["phones"], normalize.phone_numbers(distinct("phone"), options.default_region))
+    if table.name == "customers" and "country" in present:
+        names["countries"] = f"{prefix}_countries"
+        _register(con, names["countries"], normalize.country_codes(distinct("country")))
+    if table.name == "customers" and "timezone" in present:
+        names["zones"] = f"{prefix}_zones"
+        _register(con, names["zones"], normalize.time_zones())
+    if table.name == "orders":
+        rates = {settings.currency: Decimal(1), **settings.rates, **(options.rates or {})}
+        rates[settings.currency] = Decimal(1)
+        names["rates"] = f"{prefix}_rates"
+        con.execute(f"CREATE TEMP TABLE {names['rates']} (code VARCHAR, rate DECIMAL(24,10))")
+        con.executemany(
+            f"INSERT INTO {names['rates']} VALUES (?, ?)", [[c, r] for c, r in rates.items()]
+        )
+    return names
+
+
+def _cross_row_checks(
+    con: Any, table: Table, typed: str, extra: str, create_customers: bool
+) -> None:
+    """Reasons that need more than one row: duplicate keys, unknown customers."""
+    con.execute(f"CREATE TEMP TABLE {extra} (__row BIGINT, code VARCHAR)")
+    key = table.key if table.name != "subscriptions" else (*table.key, "changed_at")
+    keys = ", ".join(q(column) for column in key)
+    not_null = " AND ".join(f"{q(column)} IS NOT NULL" for column in key)
+    duplicated = con.execute(
+        f"SELECT count(*) FROM (SELECT 1 FROM {typed} WHERE {not_null} GROUP BY {keys} "
+        "HAVING count(*) > 1)"
+    ).fetchone()[0]
+    if duplicated:
+        con.execute(
+            f"""INSERT INTO {extra} SELECT __row, 'duplicate_key_in_file' FROM (
+                SELECT __row, row_number() OVER (PARTITION BY {keys} ORDER BY __row) AS n
+                FROM {typed} WHERE {not_null}) WHERE n > 1"""
+        )
+    if table.name in CUSTOMER_TABLES and not create_customers:
+        con.execute(
+            f"""INSERT INTO {extra} SELECT x.__row, 'unknown_customer' FROM {typed} x
+                WHERE x.customer_id IS NOT NULL AND NOT EXISTS
+                (SELECT 1 FROM customers c WHERE c.customer_id = x.customer_id)"""
+        )
+
+
+def _rejected_rows(con: Any, staged: Staged, typed: str, extra: str, rejected: str) -> pa.Table:
+    con.execute(
+        f"""CREATE TEMP TABLE {rejected} AS SELECT __row, list_sort(list_distinct(
+            flatten([__reasons, coalesce(x.codes, [])]))) AS reasons FROM {typed}
+            LEFT JOIN (SELECT __row, list(code) AS codes FROM {extra} GROUP BY __row) x
+            USING (__row) WHERE len(__reasons) > 0 OR x.codes IS NOT NULL"""
+    )
+    pairs = ", ".join(f"{lit(name)}, r.{column}" for name, column in staged.columns.items())
+    raw_cells = ", ".join(f"r.{column} AS {q(name)}" for name, column in staged.columns.items())
+    return con.execute(
+        f"""SELECT j.__row AS row_number, j.reasons, CAST(json_object({pairs}) AS VARCHAR) AS raw,
+            {raw_cells} FROM {rejected} j JOIN {staged.table} r USING (__row)
+            ORDER BY j.__row"""
+    ).to_arrow_table()
+
+
+def _write_rejects(path: Path, rejected: pa.Table) -> None:
+    reasons = pa.array(
+        [";".join(codes) for codes in rejected.column("reasons").to_pylist()], pa.string()
+    )
+    out = rejected.drop_columns(["raw"]).set_column(1, "reasons", reasons)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        pa_csv.write_csv(out, str(path))
+    except OSError as error:
+        raise IngestError(f"cannot write rejects file {path}: {error}") from error
+
+
+def _drop(con: Any, name: str) -> None:
+    kinds = con.execute(
+        "SELECT 'VIEW' FROM duckdb_views() WHERE view_name = ? AND temporary "
+        "UNION ALL SELECT 'TABLE' FROM duckdb_tables() WHERE table_name = ? AND temporary",
+        [name, name],
+    ).fetchall()
+    for (kind,) in kinds:
+        con.execute(f"DROP {kind} IF EXISTS {name}")
+
+
+def _tally(rejected: pa.Table) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for codes in rejected.column("reasons").to_pylist():
+        for code in codes:
+            counts[code] = counts.get(code, 0) + 1
+    return dict(sorted(counts.items()))
+
+
+def import_file(
+    engine: Engine,
+    catalog: Catalog,
+    settings: WorkspaceSettings,
+    table: str,
+    path: Path,
+    options: ImportOptions,
+    progress: Callable[[int, int], None] | None = None,
+    *,
+    before_commit: Callable[[ImportResult], None] | None = None,
+) -> ImportResult:
+    """Import one file into ``table``; see docs/import.md.
+
+    ``before_commit`` runs inside the load transaction (the service records the import and
+    its quarantine there, so a crash leaves either everything or nothing).
+    """
+    target = _check_options(table, catalog, options)
+    if engine.kind is not EngineKind.DUCKDB:
+        raise IngestError(f"importing into a {engine.kind.value} engine is not supported yet")
+    con: Any = engine.backend.con  # type: ignore[attr-defined]
+    prefix = "__import_" + uuid.uuid4().hex[:12]
+    step = 0
+
+    def advance() -> None:
+        nonlocal step
+        step += 1
+        if progress is not None:
+            progress(step, STEPS)
+
+    fmt = file_format(path, options.file_format)
+    temps = [prefix + suffix for suffix in ("_raw", "_typed", "_extra", "_rejected", "_in", "_work")]
+    staged: Staged | None = None
+    try:
+        staged = stage_file(con, prefix + "_raw", path, fmt, options.delimiter, options.encoding)
+        advance()
+        present = _present_columns(target, staged, options)
+        lookups = _lookups(con, prefix, target, staged, present, options, settings)
+        temps.extend(lookups.values())
+        advance()
+        ctx = Context(
+            zone=options.timezone or settings.timezone,
+            workspace_zone=settings.timezone,
+            currency=settings.currency,
+            date_format=options.date_format,
+            event_types=tuple(catalog.event_types),
+            **lookups,
+        )
+        typed = prefix + "_typed"
+        query = typed_query(catalog, target, staged.table, present, ctx, typed)
+        con.execute(query.sql)
+        advance()
+        extra = prefix + "_extra"
+        _cross_row_checks(con, target, typed, extra, options.create_customers)
+        rejected = _rejected_rows(con, staged, typed, extra, prefix + "_rejected")
+        advance()
+        rejects_path: Path | None = None
+        if rejected.num_rows:
+            rejects_path = options.rejects_path or default_rejects_path(path)
+            _write_rejects(rejects_path, rejected)
+        advance()
+        incoming = prefix + "_in"
+        names = ", ".join(q(column) for column in query.columns)
+        valid = (
+            f"SELECT __row, {names} FROM {typed} t WHERE len(__reasons) = 0 AND NOT EXISTS "
+            f"(SELECT 1 FROM {prefix}_rejected j WHERE j.__row = t.__row)"
+        )
+        superseded = 0
+        if target.name == "subscriptions":
+            keys = ", ".join(q(column) for column in target.key)
+            con.execute(
+                f"""CREATE TEMP TABLE {incoming} AS SELECT * FROM ({valid}) v
+                    QUALIFY row_number() OVER (PARTITION BY {keys}
+                    ORDER BY changed_at DESC, __row DESC) = 1"""
+            )
+            total_valid = con.execute(f"SELECT count(*) FROM ({valid})").fetchone()[0]
+            superseded = int(total_valid) - int(
+                con.execute(f"SELECT count(*) FROM {incoming}").fetchone()[0]
+            )
+        else:
+            con.execute(f"CREATE TEMP VIEW {incoming} AS {valid}")
+        con.execute("BEGIN TRANSACTION")
+        try:
+            created = 0
+            if options.create_customers and target.name in CUSTOMER_TABLES:
+                created = create_missing_customers(con, incoming)
+            counts = merge(con, target, incoming, query.columns, prefix + "_work")
+            summary = ImportSummary(
+                table=target.name,
+                source=str(path),
+                loaded=counts.loaded,
+                updated=counts.updated,
+                unchanged=counts.unchanged + superseded,
+                rejected=rejected.num_rows,
+                rejected_by_reason=_tally(rejected),
+                rejects_path=rejects_path,
+            )
+            result = ImportResult(summary, rejected, created)
+            if before_commit is not None:
+                before_commit(result)
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+        advance()
+        return result
+    finally:
+        for name in reversed(temps):
+            _drop(con, name)
+        if staged is not None and staged.transcoded is not None:
+            staged.transcoded.unlink(missing_ok=True)

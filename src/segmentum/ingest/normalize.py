@@ -1,0 +1,108 @@
+"""Per-value normalisation no SQL engine can do, run once per DISTINCT value over Arrow.
+
+Each function takes the distinct raw values and returns a two-column Arrow table
+(``raw``, ``value``) that the validation query joins; ``value`` is NULL when the raw value
+is invalid.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from functools import cache
+from zoneinfo import available_timezones
+
+import phonenumbers
+import pyarrow as pa
+import pycountry
+
+#: A practical syntax check (no DNS): dotted domain of LDH labels, RFC 5322 "atext" locals.
+EMAIL_PATTERN = (
+    r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
+    r"@([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}$"
+)
+
+_COUNTRY_ALIASES = {
+    "uk": "GB",
+    "great britain": "GB",
+    "england": "GB",
+    "usa": "US",
+    "u.s.a.": "US",
+    "u.s.": "US",
+    "america": "US",
+    "russia": "RU",
+    "czech republic": "CZ",
+    "česko": "CZ",
+    "česká republika": "CZ",
+    "slovensko": "SK",
+    "deutschland": "DE",
+    "россия": "RU",
+    "south korea": "KR",
+    "north korea": "KP",
+    "iran": "IR",
+    "syria": "SY",
+    "vietnam": "VN",
+    "bolivia": "BO",
+    "venezuela": "VE",
+    "tanzania": "TZ",
+    "moldova": "MD",
+    "laos": "LA",
+    "taiwan": "TW",
+}
+
+
+def _fold(text: str) -> str:
+    return " ".join(text.casefold().split())
+
+
+@cache
+def _country_lookup() -> dict[str, str]:
+    lookup: dict[str, str] = {}
+    for country in pycountry.countries:
+        code = str(country.alpha_2)
+        for attribute in ("alpha_2", "alpha_3", "name", "official_name", "common_name"):
+            value = getattr(country, attribute, None)
+            if value:
+                lookup[_fold(str(value))] = code
+                plain = unicodedata.normalize("NFKD", str(value))
+                lookup[_fold("".join(ch for ch in plain if not unicodedata.combining(ch)))] = code
+    lookup.update(_COUNTRY_ALIASES)
+    return lookup
+
+
+def country_codes(values: pa.Array) -> pa.Table:
+    """Country names, alpha-2 and alpha-3 codes as ISO 3166-1 alpha-2."""
+    lookup = _country_lookup()
+    raw = values.to_pylist()
+    return pa.table(
+        {"raw": pa.array(raw, pa.string()), "value": [lookup.get(_fold(v)) for v in raw]}
+    )
+
+
+def phone_numbers(values: pa.Array, default_region: str | None) -> pa.Table:
+    """Phone numbers as E.164 when valid (national formats need ``default_region``)."""
+    region = default_region.upper() if default_region else None
+    normalised: list[str | None] = []
+    raw = values.to_pylist()
+    for value in raw:
+        try:
+            number = phonenumbers.parse(value, region)
+        except phonenumbers.NumberParseException:
+            normalised.append(None)
+            continue
+        if phonenumbers.is_valid_number(number):
+            normalised.append(
+                phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+            )
+        else:
+            normalised.append(None)
+    return pa.table({"raw": pa.array(raw, pa.string()), "value": pa.array(normalised, pa.string())})
+
+
+def is_known_region(region: str) -> bool:
+    return region.upper() in phonenumbers.SUPPORTED_REGIONS
+
+
+@cache
+def time_zones() -> pa.Table:
+    """Every IANA zone name this Python knows."""
+    return pa.table({"zone": sorted(available_timezones())})

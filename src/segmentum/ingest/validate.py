@@ -1,0 +1,281 @@
+"""Set-based validation: one SQL statement types every cell and lists every reason per row.
+
+The statement runs in the DuckDB staging connection over the raw text table; it never runs
+on the target engine, so a PostgreSQL target later receives the same validated Arrow rows.
+Three steps: ``s`` trims cells (empty -> NULL), ``t`` converts them to their catalog types
+(``TRY_CAST``, joins with the per-distinct-value phone/country maps, the zone list and the
+currency rates), and the final projection lists, per row, every reason code whose condition
+holds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from segmentum.catalog.schema import Catalog
+from segmentum.catalog.tables import CHANNELS, LEAD_STAGES, SUBSCRIPTION_STATUSES, Column, Table
+from segmentum.catalog.types import ValueType
+from segmentum.ingest.normalize import EMAIL_PATTERN
+from segmentum.ingest.reading import lit, q
+
+T = ValueType
+
+_ZONED = (
+    r"^\d{4}-\d{1,2}-\d{1,2}[T ]\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?\s*(Z|z|UTC|[+-]\d{2}(:?\d{2})?)$"
+)
+_ISO_DATE = r"^\d{4}-\d{2}-\d{2}$"
+_TRUE = ("true", "t", "yes", "y", "1")
+_FALSE = ("false", "f", "no", "n", "0")
+
+#: Every reason code with its meaning (docs/import.md repeats this table).
+REASONS: Mapping[str, str] = {
+    "wrong_column_count": "the record has more or fewer fields than the header",
+    "missing_required": "a required column is empty",
+    "value_too_long": "a text value is longer than the column's limit",
+    "bad_email": "not a syntactically valid e-mail address",
+    "bad_phone": "not a valid phone number (national numbers need --default-region)",
+    "bad_country": "not a country name, alpha-2 or alpha-3 code",
+    "bad_date": "not a date/time in ISO 8601 or the --date-format",
+    "unknown_timezone": "not an IANA time zone name",
+    "bad_number": "not a number (integers: not a whole number; quantities: negative)",
+    "bad_bool": "not true/false/yes/no/1/0",
+    "bad_list": "a list cell starting with '[' that is not a JSON array of strings",
+    "bad_json": "not valid JSON (properties: not a JSON object)",
+    "negative_amount": "a money amount below zero",
+    "unknown_currency": "a currency other than the workspace's without a rate",
+    "unknown_channel": "a channel other than sms, email, web_push",
+    "unknown_status": "a subscription status other than opted_in, opted_out, pending",
+    "unknown_lead_stage": "a lead stage other than new_lead, qualified_lead, customer",
+    "unknown_event_type": "an event type neither built in nor declared in the workspace",
+    "duplicate_key_in_file": "an earlier row of the same file has the same key",
+    "unknown_customer": "the customer does not exist (use --create-customers)",
+}
+
+
+@dataclass(frozen=True)
+class Context:
+    """What validation needs besides the table: zones, formats and lookup table names."""
+
+    zone: str
+    workspace_zone: str
+    currency: str
+    date_format: str | None
+    phones: str | None = None
+    countries: str | None = None
+    zones: str | None = None
+    rates: str | None = None
+    event_types: tuple[str, ...] = ()
+
+
+@dataclass
+class _Cell:
+    value: str
+    reasons: list[tuple[str, str]] = field(default_factory=list)
+
+
+def _in(values: Sequence[str]) -> str:
+    return "(" + ", ".join(lit(value) for value in values) + ")"
+
+
+def _timestamp(v: str, ctx: Context) -> str:
+    zone = lit(ctx.zone)
+    if ctx.date_format is not None:
+        parsed = f"TRY_STRPTIME({v}, {lit(ctx.date_format)})"
+        if "%z" in ctx.date_format or "%Z" in ctx.date_format:
+            return f"timezone('UTC', {parsed})"
+        return f"timezone('UTC', timezone({zone}, {parsed}))"
+    return (
+        f"CASE WHEN regexp_full_match({v}, {lit(_ZONED)}) "
+        f"THEN timezone('UTC', TRY_CAST(regexp_replace({v}, '\\s*UTC$', '+00:00') AS TIMESTAMPTZ)) "
+        f"ELSE timezone('UTC', timezone({zone}, TRY_CAST({v} AS TIMESTAMP))) END"
+    )
+
+
+def _date(v: str, ctx: Context) -> str:
+    if ctx.date_format is not None:
+        return f"CAST(TRY_STRPTIME({v}, {lit(ctx.date_format)}) AS DATE)"
+    return f"CASE WHEN regexp_full_match({v}, {lit(_ISO_DATE)}) THEN TRY_CAST({v} AS DATE) END"
+
+
+def _typed(table: Table, column: Column, v: str, ctx: Context) -> _Cell:
+    """The typed value of the trimmed text ``v`` and the (condition, reason) pairs."""
+    name, kind = column.name, column.type
+    present = f"{v} IS NOT NULL"
+    if kind is T.INTEGER:
+        cell = _Cell(f"TRY_CAST({v} AS BIGINT)")
+        cell.reasons.append((f"{present} AND {{t}} IS NULL", "bad_number"))
+        if name == "quantity":
+            cell.reasons.append(("{t} < 0", "bad_number"))
+        return cell
+    if kind is T.NUMBER:
+        cell = _Cell(f"TRY_CAST({v} AS DOUBLE)")
+        cell.reasons.append((f"{present} AND ({{t}} IS NULL OR NOT isfinite({{t}}))", "bad_number"))
+        return cell
+    if kind is T.MONEY:
+        cell = _Cell(f"TRY_CAST({v} AS DECIMAL(18,2))")
+        cell.reasons.append((f"{present} AND {{t}} IS NULL", "bad_number"))
+        cell.reasons.append(("{t} < 0", "negative_amount"))
+        return cell
+    if kind is T.BOOL:
+        cell = _Cell(
+            f"CASE WHEN lower({v}) IN {_in(_TRUE)} THEN true "
+            f"WHEN lower({v}) IN {_in(_FALSE)} THEN false END"
+        )
+        cell.reasons.append((f"{present} AND {{t}} IS NULL", "bad_bool"))
+        return cell
+    if kind is T.DATE:
+        return _Cell(_date(v, ctx), [(f"{present} AND {{t}} IS NULL", "bad_date")])
+    if kind is T.TIMESTAMP:
+        return _Cell(_timestamp(v, ctx), [(f"{present} AND {{t}} IS NULL", "bad_date")])
+    if kind is T.TEXT_LIST:
+        as_json = f"(json_valid({v}) AND json_type({v}) = 'ARRAY')"
+        cell = _Cell(
+            f"CASE WHEN starts_with({v}, '[') THEN CASE WHEN {as_json} THEN "
+            f"TRY_CAST(from_json({v}, '[\"VARCHAR\"]') AS VARCHAR[]) END "
+            f"ELSE list_filter(list_transform(string_split_regex({v}, '[;|]'), "
+            f"lambda x: trim(x)), lambda x: x <> '') END"
+        )
+        cell.reasons.append((f"{present} AND {{t}} IS NULL", "bad_list"))
+        if column.max_length is not None:
+            cell.reasons.append((f"length({v}) > {column.max_length}", "value_too_long"))
+        return cell
+    if kind is T.JSON:
+        wanted = "OBJECT" if name == "properties" else None
+        ok = f"json_valid({v})" + (f" AND json_type({v}) = '{wanted}'" if wanted else "")
+        cell = _Cell(f"CASE WHEN {ok} THEN {v} END", [(f"{present} AND NOT ({ok})", "bad_json")])
+        if column.max_length is not None:
+            cell.reasons.append((f"length({v}) > {column.max_length}", "value_too_long"))
+        return cell
+    return _text(table, column, v, ctx)
+
+
+def _text(table: Table, column: Column, v: str, ctx: Context) -> _Cell:
+    name, present = column.name, f"{v} IS NOT NULL"
+    cell = _Cell(v)
+    if table.name == "customers" and name == "email":
+        cell.value = f"lower({v})"
+        cell.reasons.append(
+            (f"{present} AND NOT regexp_full_match({v}, {lit(EMAIL_PATTERN)})", "bad_email")
+        )
+    elif table.name == "customers" and name == "phone" and ctx.phones:
+        cell.value = "ph.value"
+        cell.reasons.append((f"{present} AND {{t}} IS NULL", "bad_phone"))
+    elif table.name == "customers" and name == "country" and ctx.countries:
+        cell.value = "co.value"
+        cell.reasons.append((f"{present} AND {{t}} IS NULL", "bad_country"))
+    elif table.name == "customers" and name == "timezone" and ctx.zones:
+        cell.reasons.append((f"{present} AND __zone IS NULL", "unknown_timezone"))
+    elif table.name == "customers" and name == "lead_stage":
+        cell.value = f"lower({v})"
+        cell.reasons.append((f"{present} AND lower({v}) NOT IN {_in(LEAD_STAGES)}", "unknown_lead_stage"))
+    elif table.name == "orders" and name == "currency":
+        cell.value = f"upper({v})"
+        cell.reasons.append((f"{present} AND __rate IS NULL", "unknown_currency"))
+    elif table.name == "events" and name == "type":
+        cell.reasons.append(
+            (f"{present} AND {v} NOT IN {_in(ctx.event_types)}", "unknown_event_type")
+        )
+    elif table.name == "subscriptions" and name == "channel":
+        cell.value = f"lower({v})"
+        cell.reasons.append((f"{present} AND lower({v}) NOT IN {_in(CHANNELS)}", "unknown_channel"))
+    elif table.name == "subscriptions" and name == "status":
+        cell.value = f"lower({v})"
+        cell.reasons.append(
+            (f"{present} AND lower({v}) NOT IN {_in(SUBSCRIPTION_STATUSES)}", "unknown_status")
+        )
+    if column.max_length is not None:
+        cell.reasons.append((f"length({{t}}) > {column.max_length}", "value_too_long"))
+    return cell
+
+
+@dataclass(frozen=True)
+class TypedQuery:
+    sql: str
+    #: Target columns the statement produces (file columns plus derived ones).
+    columns: tuple[str, ...]
+
+
+def typed_query(
+    catalog: Catalog,
+    table: Table,
+    raw_table: str,
+    present: Mapping[str, str],
+    ctx: Context,
+    output: str,
+) -> TypedQuery:
+    """``CREATE TEMP TABLE output`` with typed target columns, ``__row`` and ``__reasons``.
+
+    ``present`` maps each target column found in the file to its staging column.
+    """
+    trimmed: dict[str, str] = {
+        name: f"NULLIF(trim({staged}), '')" for name, staged in present.items()
+    }
+    type_condition: dict[str, str] = {}
+    columns: list[Column] = [table.column(name) for name in present]
+    if table.name == "events":
+        properties = trimmed.get("properties")
+        guarded = f"CASE WHEN json_valid({properties}) THEN {properties} END" if properties else None
+        for prop, prop_type in sorted(catalog.event_property_types.items()):
+            types = [name for name, et in catalog.event_types.items() if prop in et.properties]
+            if "type" in trimmed:
+                type_condition[prop] = f"v_type IN {_in(types)}"
+            if prop in trimmed:
+                continue
+            if guarded is None:
+                continue
+            trimmed[prop] = f"NULLIF(trim(json_extract_string({guarded}, {lit('$.' + q(prop))})), '')"
+            columns.append(table.column(prop))
+        del prop_type
+    s_parts = ["__row", "__bad_count"] + [f"{expr} AS {q('v_' + name)}" for name, expr in trimmed.items()]
+    joins: list[str] = []
+    t_parts = ["s.*"]
+    final_parts = ["__row"]
+    reasons = ["CASE WHEN __bad_count THEN 'wrong_column_count' END"]
+    for column in columns:
+        v = q("v_" + column.name)
+        t = q("t_" + column.name)
+        cell = _typed(table, column, v, ctx)
+        value = cell.value
+        condition = type_condition.get(column.name)
+        if condition is not None:
+            value = f"CASE WHEN {condition} THEN {value} END"
+        t_parts.append(f"{value} AS {t}")
+        if table.name == "orders" and column.name == "amount" and ctx.rates:
+            final_parts.append(f"CAST(round({t} * __rate, 2) AS DECIMAL(18,2)) AS {q(column.name)}")
+        else:
+            final_parts.append(f"{t} AS {q(column.name)}")
+        for template, code in cell.reasons:
+            check = template.replace("{t}", t)
+            if condition is not None:
+                check = f"({condition}) AND ({check})"
+            reasons.append(f"CASE WHEN {check} THEN '{code}' END")
+        if column.required:
+            reasons.append(f"CASE WHEN {v} IS NULL THEN 'missing_required' END")
+    if ctx.phones and "phone" in present and table.name == "customers":
+        joins.append(f"LEFT JOIN {ctx.phones} ph ON ph.raw = s.{q('v_phone')}")
+    if ctx.countries and "country" in present and table.name == "customers":
+        joins.append(f"LEFT JOIN {ctx.countries} co ON co.raw = s.{q('v_country')}")
+    if ctx.zones and "timezone" in present and table.name == "customers":
+        joins.append(f"LEFT JOIN {ctx.zones} zo ON zo.zone = s.{q('v_timezone')}")
+        t_parts.append("zo.zone AS __zone")
+    if ctx.rates and table.name == "orders":
+        code = f"upper(s.{q('v_currency')})" if "currency" in present else "NULL"
+        joins.append(f"LEFT JOIN {ctx.rates} ra ON ra.code = coalesce({code}, {lit(ctx.currency)})")
+        t_parts.append("ra.rate AS __rate")
+    produced = [column.name for column in columns]
+    if table.time_column is not None and table.time_column in present:
+        derived = next(column.name for column in table.columns if column.derived)
+        local = (
+            f"CAST(timezone({lit(ctx.workspace_zone)}, timezone('UTC', "
+            f"{q('t_' + table.time_column)})) AS DATE)"
+        )
+        final_parts.append(f"{local} AS {q(derived)}")
+        produced.append(derived)
+    final_parts.append(f"list_sort(list_distinct([{', '.join(reasons)}])) AS __reasons")
+    sql = (
+        f"CREATE TEMP TABLE {output} AS WITH s AS (SELECT {', '.join(s_parts)} FROM {raw_table}), "
+        f"t AS (SELECT {', '.join(t_parts)} FROM s {' '.join(joins)}) "
+        f"SELECT {', '.join(final_parts)} FROM t"
+    )
+    return TypedQuery(sql, tuple(produced))

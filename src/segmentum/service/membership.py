@@ -1,0 +1,95 @@
+"""Membership use cases: refresh every segment, history, members at a past instant, export."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pa_csv
+import pyarrow.parquet as pq
+
+from segmentum.membership.refresh import refresh
+from segmentum.service.clock import end_of_day, now_utc, resolve_as_of
+from segmentum.service.errors import ServiceError
+from segmentum.service.segments import get_definition, members, stored_definitions
+from segmentum.service.workspace import Workspace
+from segmentum.store import membership as membership_store
+from segmentum.store import segments as segment_store
+from segmentum.store.database import StoreError
+
+
+def refresh_segments(ws: Workspace, as_of: date | None = None) -> list[dict[str, Any]]:
+    """Evaluate every segment in one pass, store members and log entries and exits."""
+    definitions = stored_definitions(ws)
+    versions = {stored.name: stored.version for stored in segment_store.list_segments(ws.store)}
+    instant = resolve_as_of(as_of, ws.settings.timezone)
+    try:
+        changes = refresh(
+            ws.store,
+            definitions,
+            versions,
+            ws.catalog,
+            ws.settings,
+            ws.tables(),
+            instant,
+            now_utc(),
+            ws.engine,
+        )
+    except StoreError as error:
+        raise ServiceError(str(error)) from error
+    return [vars(change) for change in changes]
+
+
+def segment_history(ws: Workspace, name: str) -> list[dict[str, Any]]:
+    get_definition(ws, name)
+    return membership_store.history(ws.store, name)
+
+
+def members_at(ws: Workspace, name: str, at: date) -> list[str]:
+    """Who was in the segment at the end of ``at`` (workspace timezone), from the log."""
+    get_definition(ws, name)
+    return membership_store.members_at(ws.store, name, end_of_day(at, ws.settings.timezone))
+
+
+_FORMULA_START = r"^[=+\-@\t\r\x00]"
+
+
+def neutralise_formulas(table: pa.Table) -> pa.Table:
+    """Prefix text cells that a spreadsheet would run as a formula with an apostrophe."""
+    columns = []
+    for column in table.columns:
+        if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
+            risky = pc.match_substring_regex(column, _FORMULA_START)
+            column = pc.if_else(risky, pc.binary_join_element_wise("'", column, ""), column)
+        columns.append(column)
+    return pa.table(columns, names=table.column_names)
+
+
+def export_members(
+    ws: Workspace,
+    name: str,
+    file: Path,
+    columns: tuple[str, ...] = (),
+    as_of: date | None = None,
+) -> int:
+    """Write members with chosen customer columns to CSV or Parquet (by extension)."""
+    table = members(ws, name, as_of, columns).to_pyarrow()
+    suffix = file.suffix.lower()
+    try:
+        if suffix == ".parquet":
+            pq.write_table(table, file)
+        elif suffix in (".csv", ".txt"):
+            flat = table
+            for index, field in enumerate(table.schema):
+                if pa.types.is_list(field.type):
+                    joined = pc.binary_join(table.column(index), ";")
+                    flat = flat.set_column(index, field.name, joined)
+            pa_csv.write_csv(neutralise_formulas(flat), file)
+        else:
+            raise ServiceError(f"{file}: export writes .csv or .parquet")
+    except OSError as error:
+        raise ServiceError(f"cannot write {file}: {error}") from error
+    return table.num_rows

@@ -1,0 +1,314 @@
+"""Segment use cases: create, validate, preview, list, members, explain, SQL.
+
+Every evaluation goes through the compiler's one-pass ``compile_segments`` over all the
+definitions it needs (a preview of one definition still inlines the segments it references).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+import ibis
+import yaml
+
+from segmentum.compiler import (
+    SemanticIssue,
+    compile_explain,
+    compile_segments,
+    validate,
+)
+from segmentum.engine.capabilities import supports
+from segmentum.spec.describe import describe
+from segmentum.spec.errors import SpecError
+from segmentum.spec.external import from_external, to_external
+from segmentum.spec.nodes import Node, SegmentRef, walk
+from segmentum.spec.text import parse_text, to_text
+from segmentum.service.clock import now_utc, resolve_as_of
+from segmentum.service.errors import ServiceError
+from segmentum.service.workspace import Workspace
+from segmentum.store import segments as segment_store
+
+NAME_PATTERN = r"^[a-z][a-z0-9_]{0,62}$"
+
+
+@dataclass(frozen=True)
+class Issue:
+    code: str
+    path: str
+    message: str
+
+
+class DefinitionInvalid(ServiceError):
+    """A definition has problems; ``issues`` lists every one with its code and path."""
+
+    def __init__(self, issues: list[Issue]) -> None:
+        self.issues = issues
+        super().__init__(
+            "; ".join(f"{issue.code} at {issue.path}: {issue.message}" for issue in issues)
+        )
+
+
+@dataclass(frozen=True)
+class DefinitionSource:
+    """What the user gave: a text expression or a YAML/JSON file (or already-parsed data)."""
+
+    text: str | None = None
+    file: Path | None = None
+    data: Any = None
+
+
+@dataclass(frozen=True)
+class ParsedDefinition:
+    node: Node
+    description: str = ""
+
+
+def parse_source(source: DefinitionSource) -> ParsedDefinition:
+    """Text or YAML/JSON into a node; a file may hold ``{where, description}`` or a bare node."""
+    try:
+        if source.text is not None:
+            return ParsedDefinition(parse_text(source.text))
+        data = source.data
+        if source.file is not None:
+            try:
+                data = yaml.safe_load(source.file.read_text(encoding="utf-8"))
+            except (OSError, yaml.YAMLError) as error:
+                raise ServiceError(f"cannot read {source.file}: {error}") from error
+        if data is None:
+            raise ServiceError("give a definition: --where TEXT or --file FILE")
+        if isinstance(data, dict) and "where" in data:
+            unknown = set(data) - {"where", "description", "name"}
+            if unknown:
+                raise DefinitionInvalid(
+                    [Issue("SEG002", f"/{key}", f"unknown key {key!r}") for key in sorted(unknown)]
+                )
+            where = data["where"]
+            if isinstance(where, str):
+                return ParsedDefinition(parse_text(where), str(data.get("description") or ""))
+            return ParsedDefinition(from_external(where), str(data.get("description") or ""))
+        return ParsedDefinition(from_external(data))
+    except SpecError as error:
+        raise DefinitionInvalid(
+            [Issue(issue.code, issue.path, issue.message) for issue in error.issues]
+        ) from error
+
+
+def stored_definitions(ws: Workspace) -> dict[str, Node]:
+    return {
+        stored.name: from_external(stored.definition)
+        for stored in segment_store.list_segments(ws.store)
+    }
+
+
+def _check(ws: Workspace, definitions: Mapping[str, Node], focus: str) -> None:
+    issues: list[SemanticIssue] = validate(
+        definitions, ws.catalog, ws.settings, segment_store.manual_list_names(ws.store)
+    )
+    relevant = [issue for issue in issues if getattr(issue, "segment", focus) in (focus, None)]
+    problems = [Issue(issue.code, issue.path, issue.message) for issue in relevant]
+    for node in walk(definitions[focus]):
+        kind = type(node).__name__
+        if not supports(ws.engine.kind, kind):
+            problems.append(
+                Issue("SEG201", "/", f"the {ws.engine.kind.value} engine cannot run {kind}")
+            )
+    if problems:
+        raise DefinitionInvalid(problems)
+
+
+def _with_candidate(ws: Workspace, name: str, node: Node) -> dict[str, Node]:
+    definitions = stored_definitions(ws)
+    definitions[name] = node
+    return definitions
+
+
+def _needed(definitions: Mapping[str, Node], roots: list[str]) -> dict[str, Node]:
+    """The roots and every definition they reference, transitively."""
+    needed: dict[str, Node] = {}
+    pending = list(roots)
+    while pending:
+        name = pending.pop()
+        if name in needed or name not in definitions:
+            continue
+        needed[name] = definitions[name]
+        pending.extend(
+            node.segment for node in walk(definitions[name]) if isinstance(node, SegmentRef)
+        )
+    return needed
+
+
+PREVIEW_NAME = "preview"
+
+
+def validate_definition(ws: Workspace, source: DefinitionSource, name: str | None = None) -> Node:
+    """Parse and check a definition against the catalog and the stored segments."""
+    parsed = parse_source(source)
+    focus = name or PREVIEW_NAME
+    _check(ws, _with_candidate(ws, focus, parsed.node), focus)
+    return parsed.node
+
+
+def create_segment(
+    ws: Workspace, name: str, source: DefinitionSource, description: str | None = None
+) -> segment_store.StoredSegment:
+    import re
+
+    if not re.fullmatch(NAME_PATTERN, name):
+        raise ServiceError(
+            f"segment name {name!r} must be lowercase letters, digits and _ (start with a letter)"
+        )
+    parsed = parse_source(source)
+    _check(ws, _with_candidate(ws, name, parsed.node), name)
+    return segment_store.save_segment(
+        ws.store,
+        name,
+        to_external(parsed.node),
+        description if description is not None else parsed.description,
+        now_utc(),
+    )
+
+
+def get_definition(ws: Workspace, name: str) -> tuple[segment_store.StoredSegment, Node]:
+    stored = segment_store.get_segment(ws.store, name)
+    if stored is None:
+        raise ServiceError(f"no segment named {name!r}")
+    return stored, from_external(stored.definition)
+
+
+def evaluate(
+    ws: Workspace, definitions: Mapping[str, Node], as_of: datetime
+) -> ibis.Table:
+    """One pass: customer_id plus one boolean column per definition."""
+    return compile_segments(definitions, ws.catalog, ws.settings, ws.tables(), as_of)
+
+
+@dataclass(frozen=True)
+class Preview:
+    count: int
+    sample: list[str]
+    sentence: str
+    as_of: datetime
+
+
+def preview(
+    ws: Workspace, source: DefinitionSource, as_of: date | None = None, sample: int = 10
+) -> Preview:
+    parsed = parse_source(source)
+    definitions = _with_candidate(ws, PREVIEW_NAME, parsed.node)
+    _check(ws, definitions, PREVIEW_NAME)
+    instant = resolve_as_of(as_of, ws.settings.timezone)
+    result = evaluate(ws, _needed(definitions, [PREVIEW_NAME]), instant)
+    members = result.filter(result[PREVIEW_NAME]).select("customer_id")
+    count = int(members.count().execute())
+    ids = members.order_by("customer_id").limit(sample).to_pyarrow().column(0).to_pylist()
+    return Preview(count, [str(cid) for cid in ids], describe(parsed.node), instant)
+
+
+def list_segments(ws: Workspace, as_of: date | None = None) -> list[dict[str, Any]]:
+    """Every segment with its version, size (evaluated in one pass) and sentence."""
+    definitions = stored_definitions(ws)
+    if not definitions:
+        return []
+    instant = resolve_as_of(as_of, ws.settings.timezone)
+    result = evaluate(ws, definitions, instant)
+    sizes_row = (
+        result.aggregate(
+            [result[name].cast("int64").sum().name(name) for name in definitions]
+        )
+        .to_pyarrow()
+        .to_pylist()[0]
+    )
+    rows = []
+    for stored in segment_store.list_segments(ws.store):
+        rows.append(
+            {
+                "name": stored.name,
+                "version": stored.version,
+                "size": int(sizes_row[stored.name] or 0),
+                "description": stored.description,
+                "sentence": describe(definitions[stored.name]),
+            }
+        )
+    return rows
+
+
+def members(
+    ws: Workspace, name: str, as_of: date | None = None, columns: tuple[str, ...] = ()
+) -> ibis.Table:
+    get_definition(ws, name)
+    definitions = _needed(stored_definitions(ws), [name])
+    instant = resolve_as_of(as_of, ws.settings.timezone)
+    result = evaluate(ws, definitions, instant)
+    ids = result.filter(result[name]).select("customer_id")
+    if columns:
+        unknown = [c for c in columns if c not in ws.catalog.table("customers").column_names]
+        if unknown:
+            raise ServiceError(f"unknown customer column(s): {', '.join(unknown)}")
+        customers = ws.engine.table("customers")
+        ids = ids.join(customers, "customer_id").select("customer_id", *columns)
+    return ids.order_by("customer_id")
+
+
+def show_segment(ws: Workspace, name: str) -> dict[str, Any]:
+    stored, node = get_definition(ws, name)
+    return {
+        "name": stored.name,
+        "version": stored.version,
+        "description": stored.description,
+        "text": to_text(node),
+        "sentence": describe(node),
+        "definition": stored.definition,
+    }
+
+
+def explain(
+    ws: Workspace, name: str, customer_id: str, as_of: date | None = None
+) -> list[dict[str, Any]]:
+    """Each condition's value for one customer."""
+    _, node = get_definition(ws, name)
+    definitions = _needed(stored_definitions(ws), [name])
+    instant = resolve_as_of(as_of, ws.settings.timezone)
+    customers = ws.engine.table("customers")
+    if int(customers.filter(customers.customer_id == customer_id).count().execute()) == 0:
+        raise ServiceError(f"no customer with id {customer_id!r}")
+    expr = compile_explain(
+        node, definitions, ws.catalog, ws.settings, ws.tables(), instant, customer_id
+    )
+    rows = expr.to_pyarrow().to_pylist()
+    if not rows:
+        return []
+    return [{"condition": key, "value": value} for key, value in rows[0].items()]
+
+
+def segment_sql(ws: Workspace, name: str, dialect: str) -> str:
+    get_definition(ws, name)
+    definitions = _needed(stored_definitions(ws), [name])
+    instant = resolve_as_of(None, ws.settings.timezone)
+    expr = evaluate(ws, definitions, instant)
+    expr = expr.filter(expr[name]).select("customer_id")
+    if dialect == "pyspark":
+        import ibis.backends.pyspark  # noqa: F401  (registers the dialect for to_sql)
+    return str(ibis.to_sql(expr, dialect=dialect))
+
+
+def delete_segment(ws: Workspace, name: str) -> None:
+    if not segment_store.delete_segment(ws.store, name):
+        raise ServiceError(f"no segment named {name!r}")
+
+
+def upload_manual_list(ws: Workspace, list_name: str, file: Path) -> int:
+    """A static list: one customer_id per line (a CSV's first column; header optional)."""
+    import csv
+
+    try:
+        with file.open(encoding="utf-8-sig", newline="") as handle:
+            rows = [row[0].strip() for row in csv.reader(handle) if row and row[0].strip()]
+    except OSError as error:
+        raise ServiceError(f"cannot read {file}: {error}") from error
+    if rows and rows[0] == "customer_id":
+        rows = rows[1:]
+    return segment_store.replace_manual_list(ws.store, list_name, rows)

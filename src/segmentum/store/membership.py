@@ -1,0 +1,197 @@
+"""Current segment members and the append-only log of entries and exits.
+
+The diff between a refresh's members and the stored ones is computed by set-based SQL inside
+the app store over a staging table, never a Python loop over customers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import pyarrow as pa
+
+from segmentum.engine.connection import EngineKind
+from segmentum.store.database import AppStore, StoreError
+
+STAGING = "membership_staging"
+
+
+@dataclass(frozen=True)
+class SegmentChange:
+    segment: str
+    version: int
+    size: int
+    entered: int
+    exited: int
+
+
+def latest_effective_at(store: AppStore) -> datetime | None:
+    value = store.scalar("SELECT max(effective_at) FROM membership_log")
+    latest_refresh = store.scalar("SELECT max(as_of) FROM membership_refreshes")
+    candidates = [v for v in (value, latest_refresh) if v is not None]
+    return max(candidates) if candidates else None
+
+
+def _stage(store: AppStore, batches: Iterable[pa.RecordBatch], schema: pa.Schema) -> None:
+    """Load (segment, customer_id) rows into a temporary staging table of the app store."""
+    if store.kind is EngineKind.DUCKDB:
+        reader = pa.RecordBatchReader.from_batches(schema, batches)
+        store.connection.register("membership_batches", reader)
+        try:
+            store.execute(
+                f"CREATE OR REPLACE TEMP TABLE {STAGING} AS "
+                "SELECT segment, customer_id FROM membership_batches"
+            )
+        finally:
+            store.connection.unregister("membership_batches")
+        return
+    store.execute(f"CREATE TEMP TABLE IF NOT EXISTS {STAGING} (segment TEXT, customer_id TEXT)")
+    store.execute(f"TRUNCATE {STAGING}")
+    with store.connection.cursor() as cursor:
+        with cursor.copy(f"COPY {STAGING} (segment, customer_id) FROM STDIN") as copy:
+            for batch in batches:
+                segments = batch.column("segment").to_pylist()
+                ids = batch.column("customer_id").to_pylist()
+                for row in zip(segments, ids, strict=True):
+                    copy.write_row(row)
+
+
+def apply_refresh(
+    store: AppStore,
+    members: Iterable[pa.RecordBatch] | None,
+    schema: pa.Schema,
+    versions: dict[str, int],
+    as_of: datetime,
+    now: datetime,
+) -> list[SegmentChange]:
+    """Replace current members by ``members`` (segment, customer_id) and log the changes.
+
+    ``members`` None means the caller already filled the staging table (same DuckDB
+    connection as the data engine, so the rows never leave the engine). Segments absent from ``versions`` (deleted definitions) lose all their members.
+    """
+    latest = latest_effective_at(store)
+    as_of_naive = as_of.replace(tzinfo=None)
+    if latest is not None and as_of_naive < latest:
+        raise StoreError(
+            f"refusing a refresh as of {as_of_naive:%Y-%m-%d %H:%M:%S} UTC: the membership log "
+            f"already has changes effective {latest:%Y-%m-%d %H:%M:%S} UTC"
+        )
+    now_naive = now.replace(tzinfo=None)
+    if members is not None:
+        _stage(store, members, schema)
+    with store.transaction():
+        store.execute("CREATE TEMP TABLE IF NOT EXISTS refresh_versions (segment TEXT, version INTEGER)")
+        store.execute("DELETE FROM refresh_versions")
+        store.executemany(
+            "INSERT INTO refresh_versions VALUES (?, ?)", sorted(versions.items())
+        )
+        store.execute(
+            "INSERT INTO membership_log "
+            "SELECT s.segment, v.version, s.customer_id, 'entered', ?, ? "
+            f"FROM {STAGING} s JOIN refresh_versions v ON v.segment = s.segment "
+            "WHERE NOT EXISTS (SELECT 1 FROM segment_members m "
+            "WHERE m.segment = s.segment AND m.customer_id = s.customer_id)",
+            (as_of_naive, now_naive),
+        )
+        store.execute(
+            "INSERT INTO membership_log "
+            "SELECT m.segment, coalesce(v.version, m.version), m.customer_id, 'exited', ?, ? "
+            "FROM segment_members m LEFT JOIN refresh_versions v ON v.segment = m.segment "
+            f"WHERE NOT EXISTS (SELECT 1 FROM {STAGING} s "
+            "WHERE s.segment = m.segment AND s.customer_id = m.customer_id)",
+            (as_of_naive, now_naive),
+        )
+        store.execute(
+            "DELETE FROM segment_members WHERE NOT EXISTS (SELECT 1 FROM "
+            f"{STAGING} s WHERE s.segment = segment_members.segment "
+            "AND s.customer_id = segment_members.customer_id)"
+        )
+        store.execute(
+            "INSERT INTO segment_members "
+            "SELECT s.segment, s.customer_id, v.version, ? "
+            f"FROM {STAGING} s JOIN refresh_versions v ON v.segment = s.segment "
+            "WHERE NOT EXISTS (SELECT 1 FROM segment_members m "
+            "WHERE m.segment = s.segment AND m.customer_id = s.customer_id)",
+            (as_of_naive,),
+        )
+        store.execute(
+            "UPDATE segment_members SET version = v.version FROM refresh_versions v "
+            "WHERE v.segment = segment_members.segment"
+        )
+        counts = store.query(
+            "SELECT v.segment, v.version, "
+            "(SELECT count(*) FROM segment_members m WHERE m.segment = v.segment) AS size, "
+            "(SELECT count(*) FROM membership_log l WHERE l.segment = v.segment "
+            "AND l.recorded_at = ? AND l.change = 'entered') AS entered, "
+            "(SELECT count(*) FROM membership_log l WHERE l.segment = v.segment "
+            "AND l.recorded_at = ? AND l.change = 'exited') AS exited "
+            "FROM refresh_versions v ORDER BY v.segment",
+            (now_naive, now_naive),
+        )
+        changes = [
+            SegmentChange(
+                row["segment"], int(row["version"]), int(row["size"]),
+                int(row["entered"]), int(row["exited"]),
+            )
+            for row in counts
+        ]
+        store.execute(
+            "INSERT INTO membership_refreshes VALUES (?, ?, ?, ?, ?)",
+            (
+                as_of_naive,
+                now_naive,
+                len(changes),
+                sum(change.entered for change in changes),
+                sum(change.exited for change in changes),
+            ),
+        )
+    return changes
+
+
+def members_at(store: AppStore, segment: str, at: datetime) -> list[str]:
+    """Who was a member at an instant, from the log (latest change at or before it wins)."""
+    rows = store.query(
+        "SELECT customer_id FROM ("
+        " SELECT customer_id, change, row_number() OVER ("
+        "  PARTITION BY customer_id ORDER BY effective_at DESC, recorded_at DESC,"
+        "  CASE change WHEN 'entered' THEN 0 ELSE 1 END) AS rn"
+        " FROM membership_log WHERE segment = ? AND effective_at <= ?"
+        ") latest WHERE rn = 1 AND change = 'entered' ORDER BY customer_id",
+        (segment, at.replace(tzinfo=None)),
+    )
+    return [row["customer_id"] for row in rows]
+
+
+def history(store: AppStore, segment: str) -> list[dict[str, Any]]:
+    """Size after each effective instant, with the entries and exits that made it."""
+    rows = store.query(
+        "SELECT effective_at, "
+        "sum(CASE change WHEN 'entered' THEN 1 ELSE 0 END) AS entered, "
+        "sum(CASE change WHEN 'exited' THEN 1 ELSE 0 END) AS exited "
+        "FROM membership_log WHERE segment = ? GROUP BY effective_at ORDER BY effective_at",
+        (segment,),
+    )
+    size = 0
+    out = []
+    for row in rows:
+        size += int(row["entered"]) - int(row["exited"])
+        out.append(
+            {
+                "effective_at": row["effective_at"],
+                "size": size,
+                "entered": int(row["entered"]),
+                "exited": int(row["exited"]),
+            }
+        )
+    return out
+
+
+def current_members(store: AppStore, segment: str) -> list[str]:
+    rows = store.query(
+        "SELECT customer_id FROM segment_members WHERE segment = ? ORDER BY customer_id",
+        (segment,),
+    )
+    return [row["customer_id"] for row in rows]

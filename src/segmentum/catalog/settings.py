@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from decimal import Decimal
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -76,6 +76,37 @@ def _default_caps() -> tuple[FrequencyCap, ...]:
     )
 
 
+class SmsPricing(_Model):
+    """Sender id and price per SMS segment (workspace currency) for one country or the default."""
+
+    sender_id: str | None = Field(None, max_length=16)
+    price_per_segment: Decimal = Field(Decimal("0"), ge=0)
+
+
+class SeedList(_Model):
+    """Internal addresses that receive test sends (never customers)."""
+
+    sms: tuple[str, ...] = ()
+    email: tuple[str, ...] = ()
+    web_push: tuple[str, ...] = ()
+
+
+class DeliverySettings(_Model):
+    """Retries of temporary provider errors and the worker's claim lease."""
+
+    max_attempts: int = Field(5, ge=1)
+    backoff_seconds: int = Field(30, ge=0)
+    lease_seconds: int = Field(120, ge=1)
+    batch_size: int = Field(100, ge=1)
+
+
+def _default_channels() -> dict[str, dict[str, Any]]:
+    return {
+        channel: {"type": "outbox", "path": f"outbox/{channel}.jsonl"}
+        for channel in ("sms", "email", "web_push")
+    }
+
+
 class WorkspaceSettings(_Model):
     timezone: str = "UTC"
     currency: str = Field("EUR", pattern=r"^[A-Z]{3}$")
@@ -89,6 +120,14 @@ class WorkspaceSettings(_Model):
     quiet_hours: QuietHours = Field(default_factory=QuietHours)
     quiet_hours_by_country: dict[str, QuietHours] = Field(default_factory=dict)
     frequency_caps: tuple[FrequencyCap, ...] = Field(default_factory=_default_caps)
+    #: Channel configuration by channel name (``{"type": "outbox"|"smtp"|"http_sms"|...}``).
+    channels: dict[str, dict[str, Any]] = Field(default_factory=_default_channels)
+    sms_pricing: SmsPricing = Field(default_factory=SmsPricing)
+    sms_pricing_by_country: dict[str, SmsPricing] = Field(default_factory=dict)
+    seed_list: SeedList = Field(default_factory=SeedList)
+    delivery: DeliverySettings = Field(default_factory=DeliverySettings)
+    #: Per-channel send rate limits in messages per second (absent: unlimited).
+    send_rate_per_second: dict[str, float] = Field(default_factory=dict)
 
     @field_validator("timezone")
     @classmethod

@@ -6,7 +6,14 @@ import sys
 
 import typer
 
-from segmentum.cli import import_commands, metric_commands, segment_commands, workspace_commands
+from segmentum.cli import (
+    customer_commands,
+    demo_commands,
+    import_commands,
+    metric_commands,
+    segment_commands,
+    workspace_commands,
+)
 from segmentum.cli.context import CliState
 from segmentum.service.errors import user_errors
 
@@ -22,6 +29,9 @@ app.add_typer(import_commands.app, name="import")
 app.add_typer(segment_commands.app, name="segments")
 app.command("lifecycle")(metric_commands.lifecycle)
 app.command("rfm")(metric_commands.rfm)
+app.add_typer(demo_commands.app, name="demo")
+app.add_typer(customer_commands.app, name="customers")
+app.command("stats")(customer_commands.stats)
 
 
 @app.callback()

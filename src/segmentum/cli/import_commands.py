@@ -1,3 +1,4 @@
+# ruff: noqa: B008  (Typer declares options as argument defaults)
 """`segmentum import TABLE FILE`: load customers, products, orders... from CSV/Parquet/JSONL."""
 
 from __future__ import annotations
@@ -5,7 +6,7 @@ from __future__ import annotations
 from decimal import Decimal
 from enum import StrEnum
 from pathlib import Path
-from typing import Literal, cast
+from typing import Literal
 
 import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
@@ -88,7 +89,7 @@ def _run(
         save_mapping_file(save_mapping, table, columns, settings)
         err_console.print(f"mapping saved to {save_mapping}")
     rates: dict[str, Decimal] | None = load_rates(rates_file) if rates_file else None
-    fmt = cast(Literal["csv", "parquet", "jsonl"], file_format.value) if file_format else None
+    fmt: Literal["csv", "parquet", "jsonl"] | None = file_format.value if file_format else None
     options = ImportOptions(
         mapping=columns,
         date_format=settings["date_format"],
@@ -138,7 +139,7 @@ def _command(cli_name: str, table: str) -> None:
     def command(
         ctx: typer.Context,
         file: Path = typer.Argument(help="CSV, Parquet (.parquet) or JSON lines (.jsonl)"),
-        maps: list[str] = typer.Option(  # noqa: B008
+        maps: list[str] = typer.Option(
             [], "--map", "-m", help="TARGET=SOURCE column mapping; repeatable"
         ),
         mapping_file: Path | None = typer.Option(
@@ -179,8 +180,21 @@ def _command(cli_name: str, table: str) -> None:
         ),
     ) -> None:
         _run(
-            ctx, table, file, maps, mapping_file, save_mapping, date_format, default_region,
-            encoding, delimiter, timezone, rates_file, create_customers, rejects, file_format,
+            ctx,
+            table,
+            file,
+            maps,
+            mapping_file,
+            save_mapping,
+            date_format,
+            default_region,
+            encoding,
+            delimiter,
+            timezone,
+            rates_file,
+            create_customers,
+            rejects,
+            file_format,
             output,
         )
 

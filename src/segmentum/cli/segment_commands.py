@@ -9,7 +9,7 @@ import typer
 from segmentum.cli.context import workspace
 from segmentum.cli.options import AsOfOption, FormatOption, parse_day
 from segmentum.cli.output import OutputFormat, emit, emit_batches, emit_document, err_console
-from segmentum.service import membership
+from segmentum.service import library, membership
 from segmentum.service import segments as service
 from segmentum.service.segments import DefinitionInvalid, DefinitionSource
 
@@ -194,3 +194,10 @@ def export(
     chosen = tuple(c.strip() for c in columns.split(",") if c.strip())
     count = membership.export_members(workspace(ctx), name, file, chosen, parse_day(as_of))
     err_console.print(f"{count} members written to {file}")
+
+
+@app.command("install-library")
+def install_library(ctx: typer.Context, output: OutputFormat = FormatOption) -> None:
+    """Add the ready-made segments (lifecycle stages, RFM groups, abandoned cart, ...)."""
+    rows = library.install_library(workspace(ctx))
+    emit(rows, ("name", "status", "detail"), output)

@@ -16,11 +16,13 @@ PRODUCT_PREFIX = "product."
 #: order_items' virtual field ``value = quantity × unit_price``.
 ITEM_VALUE = "value"
 TABLE_SOURCES = ("orders", "order_items", "returns")
+#: Every non-cancelled order and every event, as one stream (customer, instant, local_date).
+INTERACTIONS = "interactions"
 
 
 @dataclass(frozen=True)
 class SourceInfo:
-    relation: str  # orders | order_items | returns | events
+    relation: str  # orders | order_items | returns | events | interactions
     event_type: str | None  # the events.type value for an event source
     fields: dict[str, ValueType]
 
@@ -45,6 +47,8 @@ def source_info(catalog: Catalog, source: str) -> SourceInfo | None:
         fields[ITEM_VALUE] = ValueType.MONEY
         fields.update(_product_fields(catalog))
         return SourceInfo("order_items", None, fields)
+    if source == INTERACTIONS:
+        return SourceInfo(INTERACTIONS, None, {})
     event_type = catalog.event_types.get(source)
     if event_type is None:
         return None

@@ -117,7 +117,9 @@ def bounds(window: Window, clock: Clock) -> Bounds:
             ts_hi = clock.hours_ago(window.newest.amount)
         else:
             date_hi = _date_back(clock, window.newest)
-        if window.oldest.unit == "h":
+        if window.oldest is None:
+            pass  # "N or more ago": no oldest bound
+        elif window.oldest.unit == "h":
             ts_lo = clock.hours_ago(window.oldest.amount)
         else:
             date_lo = _date_back(clock, window.oldest)

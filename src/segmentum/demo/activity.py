@@ -24,6 +24,8 @@ HOUR_WEIGHTS: tuple[float, ...] = (
 MIN_ORDER_CENTS = 200_00
 CANCELLED_SHARE = 0.03
 RETURN_SHARE = 0.06
+#: Cap of the log-normal purchase rate (median 1).
+MAX_RATE = 25.0
 
 
 @dataclass(frozen=True)
@@ -59,9 +61,7 @@ class Returns:
     reason: Ints
 
 
-def shop_times(
-    rng: np.random.Generator, t: Ints, offset_h: Ints, low: Ints, end_s: int
-) -> Ints:
+def shop_times(rng: np.random.Generator, t: Ints, offset_h: Ints, low: Ints, end_s: int) -> Ints:
     """Move instants to a local shopping hour of their local day, kept in [low, end)."""
     local_day = (t + offset_h * 3600) // DAY
     seconds = choice(rng, HOUR_WEIGHTS, len(t)) * 3600 + rng.integers(0, 3600, len(t))
@@ -76,7 +76,8 @@ def make_orders(
     n = profiles.count
     signup = profiles.signup_s
     buyer = rng.random(n) >= NEVER_BOUGHT_SHARE
-    rate = np.where(buyer, rng.lognormal(0.0, 1.1, n), 0.0)
+    # Heavy-tailed, capped so the biggest buyer stays a person (a few hundred orders).
+    rate = np.where(buyer, np.minimum(rng.lognormal(0.0, 1.1, n), MAX_RATE), 0.0)
     first = np.minimum(signup + rng.exponential(3.0 * DAY, n).astype(np.int64), end_s - 1)
     pattern = choice(rng, [0.4, 0.45, 0.15], n)
     churn_stop = np.minimum(first + rng.exponential(220.0 * DAY, n).astype(np.int64), end_s)
@@ -177,9 +178,11 @@ def make_returns(
     candidates = np.flatnonzero(
         ~orders.cancelled & ~orders.recent & (rng.random(len(orders.customer)) < RETURN_SHARE)
     )
-    returned = orders.ordered_s[candidates] + rng.uniform(2.0, 30.0, len(candidates)).astype(
-        np.int64
-    ) * DAY + rng.integers(0, DAY, len(candidates))
+    returned = (
+        orders.ordered_s[candidates]
+        + rng.uniform(2.0, 30.0, len(candidates)).astype(np.int64) * DAY
+        + rng.integers(0, DAY, len(candidates))
+    )
     inside = returned < end_s
     candidates, returned = candidates[inside], returned[inside]
     return Returns(

@@ -15,7 +15,16 @@ import pyarrow.compute as pc
 
 from segmentum.catalog.schema import Catalog
 from segmentum.demo.activity import Items, Orders, Returns
-from segmentum.demo.arrow import ARROW_TYPES, Ints, choice, group_positions, join, money, pick
+from segmentum.demo.arrow import (
+    ARROW_TYPES,
+    Bools,
+    Ints,
+    choice,
+    group_positions,
+    join,
+    money,
+    pick,
+)
 from segmentum.demo.shop import DAY, Products, Profiles
 from segmentum.demo.vocabulary import INQUIRY_CHANNELS, TICKET_CHANNELS, TICKET_TOPICS
 
@@ -62,9 +71,7 @@ def _block(
     return Block(type_, customer, at, props, _json(pairs))
 
 
-def _not_followed_by_order(
-    customer: Ints, at: Ints, orders: Orders, within_s: int
-) -> np.ndarray:
+def _not_followed_by_order(customer: Ints, at: Ints, orders: Orders, within_s: int) -> Bools:
     """True where the customer places no order in (at, at + within_s]."""
     if len(orders.customer) == 0:
         return np.ones(len(customer), dtype=bool)
@@ -74,10 +81,8 @@ def _not_followed_by_order(
     next_index = np.searchsorted(order_key, key, side="right")
     found = next_index < len(order_key)
     safe = np.minimum(next_index, len(order_key) - 1)
-    soon = (
-        found
-        & (orders.customer[safe] == customer)
-        & (orders.ordered_s[safe] - at <= within_s)
+    soon: Bools = (
+        found & (orders.customer[safe] == customer) & (orders.ordered_s[safe] - at <= within_s)
     )
     return ~soon
 
@@ -113,6 +118,8 @@ def make_events(
     cart_at = np.maximum(
         orders.ordered_s[sel] - rng.integers(5 * 60, 20 * HOUR, len(sel)), signup[who]
     )
+    before = cart_at < orders.ordered_s[sel]  # an order at the sign-up instant has no cart
+    sel, who, cart_at = sel[before], who[before], cart_at[before]
     take = pa.array(sel, pa.int64())
     cart_id = join("cart-", order_ids.take(take))
     value = money(orders.amount_cents[sel])
@@ -152,14 +159,19 @@ def make_events(
     product = np.searchsorted(cumulative, rng.random(len(who)), side="right").astype(np.int64)
     quantity = rng.integers(1, 3, len(who))
     cart_id = join(
-        "cart-", profiles.customer_ids.take(pa.array(who)), "-",
+        "cart-",
+        profiles.customer_ids.take(pa.array(who)),
+        "-",
         pa.array(position, pa.int64()).cast(pa.string()),
     )
     pid = product_ids.take(pa.array(product))
     value = money(products.price_cents[product] * quantity)
     items_text = join(
-        '[{"product_id":"', pid, '","quantity":',
-        pa.array(quantity, pa.int64()).cast(pa.string()), "}]",
+        '[{"product_id":"',
+        pid,
+        '","quantity":',
+        pa.array(quantity, pa.int64()).cast(pa.string()),
+        "}]",
     )
     blocks.append(
         _block(
@@ -186,12 +198,14 @@ def make_events(
     sel = np.flatnonzero(rng.random(total_orders) < INQUIRY_BEFORE_ORDER_SHARE)
     who = orders.customer[sel]
     at = np.maximum(orders.ordered_s[sel] - rng.integers(HOUR, 7 * DAY, len(sel)), signup[who])
+    before = at < orders.ordered_s[sel]
+    sel, who, at = sel[before], who[before], at[before]
     product = items.product[items.first_of_order[sel]]
     counts = rng.poisson(0.12, profiles.count).astype(np.int64)
     more_who, _ = group_positions(counts)
-    more_at = signup[more_who] + (
-        (end_s - signup[more_who]) * rng.random(len(more_who))
-    ).astype(np.int64)
+    more_at = signup[more_who] + ((end_s - signup[more_who]) * rng.random(len(more_who))).astype(
+        np.int64
+    )
     more_product = rng.integers(0, len(products.price_cents), len(more_who))
     who = np.concatenate([who, more_who])
     at = np.concatenate([at, more_at])
@@ -210,9 +224,7 @@ def make_events(
     )
 
     # Surveys after delivered orders; fewer than half answer (CSAT 1-5 or NPS 0-10).
-    sel = np.flatnonzero(
-        ~orders.cancelled & (rng.random(total_orders) < SURVEY_SHARE)
-    )
+    sel = np.flatnonzero(~orders.cancelled & (rng.random(total_orders) < SURVEY_SHARE))
     sent_at = orders.ordered_s[sel] + 2 * DAY + rng.integers(0, 6 * HOUR, len(sel))
     inside = sent_at < end_s
     sel, sent_at = sel[inside], sent_at[inside]
@@ -224,7 +236,10 @@ def make_events(
     blocks.append(_block("survey_sent", who, sent_at, {"survey_id": survey_id}, {}))
     answer_at = sent_at + rng.integers(10 * 60, 3 * DAY, len(sel))
     answered = (rng.random(len(sel)) < SURVEY_RESPONSE_SHARE) & (answer_at < end_s)
-    for is_nps, name, weights, low in ((False, "csat", CSAT_WEIGHTS, 1), (True, "nps", NPS_WEIGHTS, 0)):
+    for is_nps, name, weights, low in (
+        (False, "csat", CSAT_WEIGHTS, 1),
+        (True, "nps", NPS_WEIGHTS, 0),
+    ):
         chosen = answered & (nps == is_nps)
         score = pa.array(low + choice(rng, weights, int(chosen.sum())), pa.int64())
         blocks.append(
@@ -243,7 +258,9 @@ def make_events(
     who, position = group_positions(counts)
     at = signup[who] + ((end_s - signup[who]) * rng.random(len(who))).astype(np.int64)
     ticket_id = join(
-        "T-", profiles.customer_ids.take(pa.array(who)), "-",
+        "T-",
+        profiles.customer_ids.take(pa.array(who)),
+        "-",
         pa.array(position, pa.int64()).cast(pa.string()),
     )
     topic = pick(TICKET_TOPICS, rng.integers(0, len(TICKET_TOPICS), len(who)))

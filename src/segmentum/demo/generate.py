@@ -109,20 +109,19 @@ def _customer_columns(
     return columns
 
 
-def _subscriptions(
-    rng: np.random.Generator, profiles: Profiles, end_s: int
-) -> dict[str, pa.Array]:
+def _subscriptions(rng: np.random.Generator, profiles: Profiles, end_s: int) -> dict[str, pa.Array]:
     """Consent rows: opted in near sign-up, opted out later, some still pending."""
     n = profiles.count
-    plans = (
-        (profiles.has_email & (rng.random(n) < 0.85), (0.72, 0.2, 0.08)),
-        (profiles.has_phone & (rng.random(n) < 0.6), (0.75, 0.2, 0.05)),
-        (rng.random(n) < 0.3, (0.8, 0.2, 0.0)),
-    )
+    plans = {
+        "email": (profiles.has_email & (rng.random(n) < 0.85), (0.72, 0.2, 0.08)),
+        "sms": (profiles.has_phone & (rng.random(n) < 0.6), (0.75, 0.2, 0.05)),
+        "web_push": (rng.random(n) < 0.3, (0.8, 0.2, 0.0)),
+    }
     who_parts: list[Ints] = []
     channel_parts: list[Ints] = []
     status_parts: list[Ints] = []
-    for number, (has_row, weights) in enumerate(plans):
+    for name, (has_row, weights) in plans.items():
+        number = CHANNELS.index(name)
         who = np.flatnonzero(has_row).astype(np.int64)
         who_parts.append(who)
         channel_parts.append(np.full(len(who), number, dtype=np.int64))
@@ -179,9 +178,7 @@ def generate_chunks(config: ShopConfig) -> Iterator[dict[str, pa.Table]]:
         )
         event_columns, event_at = events_columns(blocks, catalog, profiles.customer_ids)
         event_count = len(event_at)
-        event_columns["event_id"] = ids(
-            "E", np.arange(next_event, next_event + event_count), 8
-        )
+        event_columns["event_id"] = ids("E", np.arange(next_event, next_event + event_count), 8)
         event_columns["occurred_at"] = instants(event_at)
         next_event += event_count
         status = np.where(orders.recent, np.where(rng.random(order_count) < 0.5, 1, 2), 0)
@@ -220,9 +217,7 @@ def generate_chunks(config: ShopConfig) -> Iterator[dict[str, pa.Table]]:
                     "customer_id": profiles.customer_ids.take(
                         pa.array(orders.customer[returns.order])
                     ),
-                    "product_id": products.product_ids.take(
-                        pa.array(items.product[returns.item])
-                    ),
+                    "product_id": products.product_ids.take(pa.array(items.product[returns.item])),
                     "quantity": pa.array(np.ones(return_count, dtype=np.int64), pa.int64()),
                     "amount": money(items.unit_cents[returns.item]),
                     "returned_at": instants(returns.returned_s),
@@ -230,9 +225,7 @@ def generate_chunks(config: ShopConfig) -> Iterator[dict[str, pa.Table]]:
                 },
             ),
             "events": _build(catalog, "events", event_columns),
-            "subscriptions": _build(
-                catalog, "subscriptions", _subscriptions(rng, profiles, end_s)
-            ),
+            "subscriptions": _build(catalog, "subscriptions", _subscriptions(rng, profiles, end_s)),
         }
 
 

@@ -152,9 +152,12 @@ class Profiles:
     columns: dict[str, pa.Array]
 
 
-def _flat_names() -> tuple[list[str], dict[tuple[int, int], tuple[int, int]], list[str], dict[
-    tuple[int, int], tuple[int, int]
-]]:
+def _flat_names() -> tuple[
+    list[str],
+    dict[tuple[int, int], tuple[int, int]],
+    list[str],
+    dict[tuple[int, int], tuple[int, int]],
+]:
     first: list[str] = []
     first_ranges: dict[tuple[int, int], tuple[int, int]] = {}
     last: list[str] = []
@@ -235,7 +238,9 @@ def make_profiles(
         national[here] = rng.integers(0, 10 ** int(width_value), int(here.sum()))
     phone_digits = pa.array(national, pa.int64()).cast(pa.string())
     padded = _lpad_each(phone_digits, digits_width)
-    phone = _scatter(join(pick(prefix_values, prefix), padded).filter(pa.array(has_phone)), has_phone)
+    phone = _scatter(
+        join(pick(prefix_values, prefix), padded).filter(pa.array(has_phone)), has_phone
+    )
     # Sign-ups grow over time: later dates are more likely.
     signup_s = start_s + (rng.beta(1.6, 1.0, count) * (end_s - start_s - DAY)).astype(np.int64)
     end_day = end_s // DAY
@@ -264,7 +269,9 @@ def make_profiles(
         "timezone": pick(zone_names, zone),
         "language": pa.array(language.tolist(), pa.string()),
         "tags": tags,
-        "has_children": pa.array(rng.random(count) < 0.38, pa.bool_(), mask=rng.random(count) < 0.3),
+        "has_children": pa.array(
+            rng.random(count) < 0.38, pa.bool_(), mask=rng.random(count) < 0.3
+        ),
         "clothing_size": pick(
             CLOTHING_SIZES,
             choice(rng, CLOTHING_SIZE_WEIGHTS, count),

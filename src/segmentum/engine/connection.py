@@ -84,16 +84,12 @@ class Engine:
         self.backend.disconnect()
 
 
+_CREDENTIALS = re.compile(r"^(?P<head>[A-Za-z][A-Za-z0-9+.-]*://[^/@:?#]*):[^@/?#]*@")
+
+
 def redact_url(url: str) -> str:
     """The URL with any password replaced by ***."""
-    if "://" not in url:
-        return url
-    parsed = urlparse(url)
-    if parsed.password is None:
-        return url
-    user = parsed.username or ""
-    host = parsed.netloc.rsplit("@", 1)[1]
-    return parsed._replace(netloc=f"{user}:***@{host}").geturl()
+    return _CREDENTIALS.sub(r"\g<head>:***@", url, count=1)
 
 
 def _duckdb(url: str, path_text: str) -> Engine:

@@ -129,7 +129,6 @@ def _static_settings(target: SparkTarget) -> dict[str, str]:
         "spark.ui.enabled": "false",
         "spark.ui.showConsoleProgress": "false",
         "spark.sql.warehouse.dir": str(base / "warehouse"),
-        "spark.local.dir": str(base / "tmp"),
         "spark.driver.extraJavaOptions": java_options,
         **session_settings(),
     }
@@ -197,8 +196,8 @@ def connect_spark(url: str) -> Engine:
     session = _session(target)
     for key, value in session_settings().items():
         session.conf.set(key, value)
-    ibis.options.pyspark.treat_nan_as_null = True
     backend = ibis.pyspark.connect(session)  # also makes ibis.to_sql(dialect="pyspark") work
+    ibis.options.pyspark.treat_nan_as_null = True  # exists once the backend module is loaded
     if target.database is not None:
         session.sql(f"CREATE DATABASE IF NOT EXISTS `{target.database}`")
         session.catalog.setCurrentDatabase(target.database)

@@ -102,9 +102,7 @@ def _check_options(table_name: str, catalog: Catalog, options: ImportOptions) ->
             ZoneInfo(options.timezone)
         except (ZoneInfoNotFoundError, ValueError) as error:
             raise IngestError(f"unknown time zone {options.timezone!r}") from error
-    if options.default_region is not None and not normalize.is_known_region(
-        options.default_region
-    ):
+    if options.default_region is not None and not normalize.is_known_region(options.default_region):
         raise IngestError(f"unknown phone region {options.default_region!r} (e.g. CZ, RU)")
     if options.delimiter is not None and len(options.delimiter) != 1:
         raise IngestError("--delimiter must be a single character")
@@ -161,7 +159,9 @@ def _lookups(
 
     if table.name == "customers" and "phone" in present:
         names["phones"] = f"{prefix}_phones"
-        _register(con, names["phones"], normalize.phone_numbers(distinct("phone"), options.default_region))
+        _register(
+            con, names["phones"], normalize.phone_numbers(distinct("phone"), options.default_region)
+        )
     if table.name == "customers" and "country" in present:
         names["countries"] = f"{prefix}_countries"
         _register(con, names["countries"], normalize.country_codes(distinct("country")))
@@ -270,7 +270,7 @@ def import_file(
     target = _check_options(table, catalog, options)
     if engine.kind is not EngineKind.DUCKDB:
         raise IngestError(f"importing into a {engine.kind.value} engine is not supported yet")
-    con: Any = engine.backend.con  # type: ignore[attr-defined]
+    con: Any = engine.backend.con
     prefix = "__import_" + uuid.uuid4().hex[:12]
     step = 0
 
@@ -281,7 +281,10 @@ def import_file(
             progress(step, STEPS)
 
     fmt = file_format(path, options.file_format)
-    temps = [prefix + suffix for suffix in ("_raw", "_typed", "_extra", "_rejected", "_in", "_work")]
+    temps = [
+        prefix + suffix
+        for suffix in ("_raw_scan", "_raw", "_typed", "_extra", "_rejected", "_in", "_work")
+    ]
     staged: Staged | None = None
     try:
         staged = stage_file(con, prefix + "_raw", path, fmt, options.delimiter, options.encoding)

@@ -27,15 +27,19 @@ def _key_match(table: Table, left: str, right: str) -> str:
     return " AND ".join(f"{left}.{q(key)} = {right}.{q(key)}" for key in table.key)
 
 
-def merge(
-    con: Any, table: Table, incoming: str, columns: Sequence[str], work: str
-) -> MergeCounts:
+def merge(con: Any, table: Table, incoming: str, columns: Sequence[str], work: str) -> MergeCounts:
     """Upsert ``incoming`` (its ``columns``) into ``table``.
 
     Columns present replace stored values (NULL included); absent columns stay. For
     subscriptions a stored row changes only when the incoming ``changed_at`` is newer.
     """
     target = q(table.name)
+    names = ", ".join(q(column) for column in columns)
+    if con.execute(f"SELECT NOT EXISTS (SELECT 1 FROM {target})").fetchone()[0]:
+        # First load into an empty table: every row is new, no join needed.
+        con.execute(f"INSERT INTO {target} ({names}) SELECT {names} FROM {incoming}")
+        count = con.execute(f"SELECT count(*) FROM {target}").fetchone()[0]
+        return MergeCounts(loaded=int(count), updated=0, unchanged=0)
     changed = " OR ".join(
         f"i.{q(column)} IS DISTINCT FROM t.{q(column)}"
         for column in columns
@@ -63,10 +67,8 @@ def merge(
                 WHERE __action = 'update') w WHERE {_key_match(table, target, "w")}"""
         )
     if counts.get("insert"):
-        names = ", ".join(q(column) for column in columns)
         con.execute(
-            f"INSERT INTO {target} ({names}) SELECT {names} FROM {work} "
-            "WHERE __action = 'insert'"
+            f"INSERT INTO {target} ({names}) SELECT {names} FROM {work} WHERE __action = 'insert'"
         )
     return MergeCounts(
         loaded=int(counts.get("insert", 0)),

@@ -141,15 +141,14 @@ def _read_csv(
             raise IngestError(f"cannot read {path} as CSV: {_first_line(error)}") from error
         selected = ", ".join(columns.values())
         con.execute(
-            f"""CREATE TEMP TABLE {table} AS SELECT rowid + 1 AS __row, {selected},
+            f"""CREATE TEMP VIEW {table} AS SELECT rowid + 1 AS __row, {selected},
                 (__extra IS NOT NULL OR {last} IS NULL) AS __bad_count FROM {table}_scan"""
         )
-        con.execute(f"DROP TABLE {table}_scan")
     except BaseException:
         if transcoded is not None:
             transcoded.unlink(missing_ok=True)
         raise
-    rows = int(con.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
+    rows = int(con.execute(f"SELECT count(*) FROM {table}_scan").fetchone()[0])
     return Staged(table, columns, rows, transcoded)
 
 

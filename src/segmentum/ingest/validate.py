@@ -78,17 +78,32 @@ def _in(values: Sequence[str]) -> str:
     return "(" + ", ".join(lit(value) for value in values) + ")"
 
 
+_UTC = ("UTC", "Etc/UTC", "Etc/UCT", "UCT", "Zulu", "Etc/Zulu", "Universal", "Etc/Universal")
+
+
+def _to_utc(naive: str, zone: str) -> str:
+    """A zone-less wall-clock time read in ``zone``, as naive UTC (no ICU work for UTC)."""
+    if zone in _UTC:
+        return naive
+    return f"timezone('UTC', timezone({lit(zone)}, {naive}))"
+
+
+def _local_date(utc: str, zone: str) -> str:
+    if zone in _UTC:
+        return f"CAST({utc} AS DATE)"
+    return f"CAST(timezone({lit(zone)}, timezone('UTC', {utc})) AS DATE)"
+
+
 def _timestamp(v: str, ctx: Context) -> str:
-    zone = lit(ctx.zone)
     if ctx.date_format is not None:
         parsed = f"TRY_STRPTIME({v}, {lit(ctx.date_format)})"
         if "%z" in ctx.date_format or "%Z" in ctx.date_format:
             return f"timezone('UTC', {parsed})"
-        return f"timezone('UTC', timezone({zone}, {parsed}))"
+        return _to_utc(parsed, ctx.zone)
     return (
         f"CASE WHEN regexp_full_match({v}, {lit(_ZONED)}) "
         f"THEN timezone('UTC', TRY_CAST(regexp_replace({v}, '\\s*UTC$', '+00:00') AS TIMESTAMPTZ)) "
-        f"ELSE timezone('UTC', timezone({zone}, TRY_CAST({v} AS TIMESTAMP))) END"
+        f"ELSE {_to_utc(f'TRY_CAST({v} AS TIMESTAMP)', ctx.zone)} END"
     )
 
 
@@ -168,7 +183,9 @@ def _text(table: Table, column: Column, v: str, ctx: Context) -> _Cell:
         cell.reasons.append((f"{present} AND __zone IS NULL", "unknown_timezone"))
     elif table.name == "customers" and name == "lead_stage":
         cell.value = f"lower({v})"
-        cell.reasons.append((f"{present} AND lower({v}) NOT IN {_in(LEAD_STAGES)}", "unknown_lead_stage"))
+        cell.reasons.append(
+            (f"{present} AND lower({v}) NOT IN {_in(LEAD_STAGES)}", "unknown_lead_stage")
+        )
     elif table.name == "orders" and name == "currency":
         cell.value = f"upper({v})"
         cell.reasons.append((f"{present} AND __rate IS NULL", "unknown_currency"))
@@ -215,8 +232,10 @@ def typed_query(
     columns: list[Column] = [table.column(name) for name in present]
     if table.name == "events":
         properties = trimmed.get("properties")
-        guarded = f"CASE WHEN json_valid({properties}) THEN {properties} END" if properties else None
-        for prop, prop_type in sorted(catalog.event_property_types.items()):
+        guarded = (
+            f"CASE WHEN json_valid({properties}) THEN {properties} END" if properties else None
+        )
+        for prop in sorted(catalog.event_property_types):
             types = [name for name, et in catalog.event_types.items() if prop in et.properties]
             if "type" in trimmed:
                 type_condition[prop] = f"v_type IN {_in(types)}"
@@ -224,10 +243,13 @@ def typed_query(
                 continue
             if guarded is None:
                 continue
-            trimmed[prop] = f"NULLIF(trim(json_extract_string({guarded}, {lit('$.' + q(prop))})), '')"
+            trimmed[prop] = (
+                f"NULLIF(trim(json_extract_string({guarded}, {lit('$.' + q(prop))})), '')"
+            )
             columns.append(table.column(prop))
-        del prop_type
-    s_parts = ["__row", "__bad_count"] + [f"{expr} AS {q('v_' + name)}" for name, expr in trimmed.items()]
+    s_parts = ["__row", "__bad_count"] + [
+        f"{expr} AS {q('v_' + name)}" for name, expr in trimmed.items()
+    ]
     joins: list[str] = []
     t_parts = ["s.*"]
     final_parts = ["__row"]
@@ -264,12 +286,10 @@ def typed_query(
         joins.append(f"LEFT JOIN {ctx.rates} ra ON ra.code = coalesce({code}, {lit(ctx.currency)})")
         t_parts.append("ra.rate AS __rate")
     produced = [column.name for column in columns]
-    if table.time_column is not None and table.time_column in present:
-        derived = next(column.name for column in table.columns if column.derived)
-        local = (
-            f"CAST(timezone({lit(ctx.workspace_zone)}, timezone('UTC', "
-            f"{q('t_' + table.time_column)})) AS DATE)"
-        )
+    derived_columns = [column.name for column in table.columns if column.derived]
+    if table.time_column is not None and table.time_column in present and derived_columns:
+        derived = derived_columns[0]
+        local = _local_date(q("t_" + table.time_column), ctx.workspace_zone)
         final_parts.append(f"{local} AS {q(derived)}")
         produced.append(derived)
     final_parts.append(f"list_sort(list_distinct([{', '.join(reasons)}])) AS __reasons")

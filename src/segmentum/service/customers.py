@@ -141,9 +141,15 @@ def table_stats(ws: Workspace) -> list[dict[str, Any]]:
     for table in ws.catalog.tables.values():
         expr = ws.engine.table(table.name)
         if table.time_column is None:
-            count = int(expr.count().execute())
+            count = int(expr.count().to_pyarrow().as_py())
             rows.append(
-                {"table": table.name, "rows": count, "time_column": None, "first": None, "last": None}
+                {
+                    "table": table.name,
+                    "rows": count,
+                    "time_column": None,
+                    "first": None,
+                    "last": None,
+                }
             )
             continue
         column = expr[table.time_column]

@@ -7,7 +7,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -17,9 +17,9 @@ import ibis
 from segmentum.catalog.tables import CANCELLED_STATUS, CHANNELS, SENDABLE_STATUS
 from segmentum.demo.generate import TABLE_ORDER, ShopConfig, write_shop
 from segmentum.demo.shop import DEMO_TIMEZONE, demo_settings
-from segmentum.ingest.importer import ImportOptions, ImportSummary
 from segmentum.service.clock import end_of_day, now_utc
 from segmentum.service.errors import ServiceError
+from segmentum.service.imports import ImportOptions, ImportSummary, import_file
 from segmentum.service.workspace import Workspace
 
 DEFAULT_CUSTOMERS = 50_000
@@ -94,8 +94,13 @@ def generate_files(
         raise ServiceError(f"cannot write the demo files into {out}: {error}") from error
 
 
+def _scalar(expr: Any) -> Any:
+    """A scalar expression's value (through Arrow: the pandas path warns on pandas 3)."""
+    return expr.to_pyarrow().as_py()
+
+
 def _row_count(ws: Workspace, table: str) -> int:
-    return int(ws.engine.table(table).count().execute())
+    return int(_scalar(ws.engine.table(table).count()))
 
 
 def load_demo(
@@ -110,8 +115,6 @@ def load_demo(
     Refuses a workspace that already holds customers unless ``replace`` (which empties the
     data tables first; the app store is kept).
     """
-    from segmentum.service.imports import import_file
-
     started = time.perf_counter()
     existing = _row_count(ws, "customers")
     if existing and not replace:
@@ -146,45 +149,44 @@ def describe_base(ws: Workspace) -> BaseSummary:
     customers = ws.engine.table("customers")
     orders = ws.engine.table("orders")
     subscriptions = ws.engine.table("subscriptions")
-    purchases = orders.filter(orders.status.isnull() | (orders.status != CANCELLED_STATUS))
-    customer_count = int(customers.count().execute())
-    buyers = int(purchases.customer_id.nunique().execute())
-    totals = orders.aggregate(
-        orders=orders.count(),
-        first=orders.ordered_at.min(),
-        last=orders.ordered_at.max(),
-    ).execute()
-    revenue = purchases.amount.sum().execute()
+    purchases = orders.filter(
+        orders.status.isnull() | (orders.status != ibis.literal(CANCELLED_STATUS))
+    )
+    customer_count = int(_scalar(customers.count()))
+    buyers = int(_scalar(purchases.customer_id.nunique()))
+    totals = (
+        orders.aggregate(
+            orders=orders.count(), first=orders.ordered_at.min(), last=orders.ordered_at.max()
+        )
+        .to_pyarrow()
+        .to_pylist()[0]
+    )
+    revenue = _scalar(purchases.amount.sum())
     countries = (
         customers.group_by("country")
         .aggregate(n=customers.count())
         .order_by([ibis.desc("n"), "country"])
-        .execute()
+        .to_pyarrow()
+        .to_pylist()
     )
     opted_in = subscriptions.filter(subscriptions.status == ibis.literal(SENDABLE_STATUS))
-    per_channel = opted_in.group_by("channel").aggregate(n=opted_in.count()).execute()
-    by_channel = dict(zip(per_channel["channel"], per_channel["n"], strict=True))
+    per_channel = opted_in.group_by("channel").aggregate(n=opted_in.count()).to_pyarrow()
+    by_channel = {row["channel"]: row["n"] for row in per_channel.to_pylist()}
     return BaseSummary(
         customers=customer_count,
         buyers=buyers,
         never_bought=customer_count - buyers,
-        orders=int(totals["orders"].iloc[0]),
-        revenue=Decimal(str(revenue)) if revenue is not None else Decimal("0.00"),
+        orders=int(totals["orders"]),
+        revenue=Decimal(revenue) if revenue is not None else Decimal("0.00"),
         currency=ws.settings.currency,
-        first_order_at=_instant(totals["first"].iloc[0]),
-        last_order_at=_instant(totals["last"].iloc[0]),
-        countries=[
-            (str(code) if code is not None else "", int(n))
-            for code, n in zip(countries["country"], countries["n"], strict=True)
-        ],
+        first_order_at=_utc(totals["first"]),
+        last_order_at=_utc(totals["last"]),
+        countries=[(row["country"] or "", int(row["n"])) for row in countries],
         subscribers={channel: int(by_channel.get(channel, 0)) for channel in CHANNELS},
     )
 
 
-def _instant(value: Any) -> datetime | None:
-    if value is None or value != value:  # NaT
-        return None
-    if hasattr(value, "to_pydatetime"):
-        result: datetime = value.to_pydatetime()
-        return result
-    return value if isinstance(value, datetime) else None
+def _utc(value: datetime | None) -> datetime | None:
+    if value is None or value.tzinfo is not None:
+        return value
+    return value.replace(tzinfo=UTC)

@@ -64,11 +64,13 @@ def _record(ws: Workspace, import_id: str, started_at: datetime, result: ImportR
     reasons = pa.array(
         [";".join(codes) for codes in rejected.column("reasons").to_pylist()], pa.string()
     )
-    rows = pa.table({
-        "row_number": rejected.column("row_number"),
-        "reasons": reasons,
-        "raw": rejected.column("raw"),
-    })
+    rows = pa.table(
+        {
+            "row_number": rejected.column("row_number"),
+            "reasons": reasons,
+            "raw": rejected.column("raw"),
+        }
+    )
     if store.kind is EngineKind.DUCKDB:
         con: Any = store.connection
         name = "__quarantine_" + import_id.replace("-", "")
@@ -84,8 +86,15 @@ def _record(ws: Workspace, import_id: str, started_at: datetime, result: ImportR
     store.executemany(
         "INSERT INTO quarantine VALUES (?, ?, ?, ?, ?, ?, ?)",
         [
-            (import_id, summary.table, summary.source, row["row_number"], row["reasons"],
-             row["raw"], recorded_at)
+            (
+                import_id,
+                summary.table,
+                summary.source,
+                row["row_number"],
+                row["reasons"],
+                row["raw"],
+                recorded_at,
+            )
             for row in rows.to_pylist()
         ],
     )
@@ -112,7 +121,13 @@ def import_file(
             _record(ws, import_id, started_at, result)
 
     result = ingest_file(
-        ws.engine, ws.catalog, ws.settings, table, path, options, progress,
+        ws.engine,
+        ws.catalog,
+        ws.settings,
+        table,
+        path,
+        options,
+        progress,
         before_commit=record,
     )
     if not shared:

@@ -40,7 +40,8 @@ class SpecIssue:
     message: str
 
     def __str__(self) -> str:
-        return f"{self.code} at {self.path or '/'}: {self.message}"
+        where = f" at {self.path}" if self.path else ""
+        return f"{self.code}{where}: {self.message}"
 
 
 class SpecError(ValueError):

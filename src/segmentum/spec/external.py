@@ -401,8 +401,8 @@ class _Reader:
             if key not in allowed:
                 expected = ", ".join(known)
                 if comparison:
-                    expected = f"{expected}, " if expected else ""
-                    expected += "or a comparison operator: " + ", ".join(OPERATORS)
+                    expected += " or " if expected else ""
+                    expected += "a comparison operator: " + ", ".join(OPERATORS)
                 self.issue(
                     "SEG002",
                     path,
@@ -450,7 +450,7 @@ class _Reader:
             if scalar is None:
                 return None
             value = scalar
-        return Comparison(op=op, value=value)  # type: ignore[arg-type]
+        return Comparison(op=op, value=value)
 
     def scalar(self, raw: Any, path: str) -> Scalar | None:
         if isinstance(raw, bool | int | str):
@@ -515,7 +515,7 @@ class _Reader:
                 "like 24h, 30d, 4w, 6m)",
             )
             return None
-        return Duration(amount=int(match.group(1)), unit=match.group(2))  # type: ignore[arg-type]
+        return Duration(amount=int(match.group(1)), unit=match.group(2))
 
     def window(self, m: dict[str, Any], path: str) -> Window | None:
         keys = [k for k in WINDOW_KEYS if k in m]
@@ -547,8 +547,15 @@ class _Reader:
         return EachMonth(months=raw)
 
     def ago(self, raw: Any, path: str) -> Window | None:
+        if isinstance(raw, str):  # a single bound: at least this long ago
+            newest_only = self.duration(raw, path)
+            return None if newest_only is None else Ago(newest=newest_only)
         if not isinstance(raw, list | tuple) or len(raw) != 2:
-            self.issue("SEG006", path, f"ago takes [newest, oldest] like [24h, 7d], got {raw!r}")
+            self.issue(
+                "SEG006",
+                path,
+                f"ago takes [newest, oldest] like [24h, 7d] or one duration, got {raw!r}",
+            )
             return None
         newest = self.duration(raw[0], json_pointer(path, 0))
         oldest = self.duration(raw[1], json_pointer(path, 1))
@@ -849,6 +856,8 @@ def _window_out(window: Window) -> External:
     if isinstance(window, Within):
         return {"within": str(window.duration)}
     if isinstance(window, Ago):
+        if window.oldest is None:
+            return {"ago": str(window.newest)}
         return {"ago": [str(window.newest), str(window.oldest)]}
     if isinstance(window, Dates):
         return {"dates": [window.start.isoformat(), window.end.isoformat()]}
@@ -883,8 +892,9 @@ def _percent_out(percent: float) -> int | float:
 
 
 def _match_out(match: tuple[tuple[str, str], ...]) -> Any:
+    # A mapping only when sorting its keys (as YAML and JSON writers may) changes nothing.
     firsts = [first for first, _ in match]
-    if len(set(firsts)) == len(firsts):
+    if firsts == sorted(set(firsts)):
         return dict(match)
     return [list(pair) for pair in match]
 

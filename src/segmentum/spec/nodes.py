@@ -10,7 +10,7 @@ every layer: ``Aggregate`` is lowered by ``visit_Aggregate``, described by
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated, Any, Literal, TypeAlias
+from typing import Annotated, Any, Literal, TypeAlias, get_args
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -76,11 +76,12 @@ class Within(_Node):
 
 
 class Ago(_Node):
-    """Between ``newest`` and ``oldest`` ago, both inclusive (e.g. 24 hours to 7 days ago)."""
+    """Between ``newest`` and ``oldest`` ago, both inclusive (e.g. 24 hours to 7 days ago);
+    without ``oldest``: at least ``newest`` ago."""
 
     kind: Literal["ago"] = "ago"
     newest: Duration
-    oldest: Duration
+    oldest: Duration | None = None
 
 
 class Dates(_Node):
@@ -312,7 +313,7 @@ Node: TypeAlias = (
     | Bucket
     | ManualList
 )
-NODE_TYPES: tuple[type[_Node], ...] = Node.__args__  # type: ignore[attr-defined]
+NODE_TYPES: tuple[type[_Node], ...] = get_args(Node)
 
 All.model_rebuild()
 AnyOf.model_rebuild()

@@ -57,6 +57,41 @@ MIGRATIONS: tuple[tuple[int, str, tuple[str, ...]], ...] = (
                 segments INTEGER NOT NULL, entered BIGINT NOT NULL, exited BIGINT NOT NULL)""",
         ),
     ),
+    (
+        4,
+        "campaigns, audience snapshots, the send ledger and the suppression list",
+        (
+            """CREATE TABLE IF NOT EXISTS campaigns (
+                campaign_id TEXT PRIMARY KEY, state TEXT NOT NULL, definition TEXT NOT NULL,
+                created_at TIMESTAMP NOT NULL, updated_at TIMESTAMP NOT NULL,
+                started_at TIMESTAMP, next_run_at TIMESTAMP,
+                occurrences INTEGER NOT NULL DEFAULT 0)""",
+            """CREATE TABLE IF NOT EXISTS campaign_audience (
+                campaign_id TEXT NOT NULL, occurrence INTEGER NOT NULL, customer_id TEXT NOT NULL,
+                segment TEXT NOT NULL, variant TEXT NOT NULL, language TEXT,
+                held_out BOOLEAN NOT NULL, generic BOOLEAN NOT NULL, eligible BOOLEAN NOT NULL,
+                recorded_at TIMESTAMP NOT NULL,
+                PRIMARY KEY (campaign_id, occurrence, customer_id))""",
+            """CREATE TABLE IF NOT EXISTS send_ledger (
+                message_key TEXT PRIMARY KEY, source TEXT NOT NULL, campaign_id TEXT NOT NULL,
+                occurrence INTEGER NOT NULL, customer_id TEXT NOT NULL, channel TEXT NOT NULL,
+                segment TEXT, variant TEXT, language TEXT, recipient TEXT, country TEXT,
+                subject TEXT, body TEXT, html TEXT,
+                status TEXT NOT NULL, reason TEXT, attempts INTEGER NOT NULL DEFAULT 0,
+                due_at TIMESTAMP NOT NULL, next_attempt_at TIMESTAMP NOT NULL,
+                claimed_by TEXT, claimed_at TIMESTAMP, provider_message_id TEXT, error TEXT,
+                sms_segments INTEGER, cost DECIMAL(18, 6),
+                created_at TIMESTAMP NOT NULL, updated_at TIMESTAMP NOT NULL, sent_at TIMESTAMP,
+                UNIQUE (campaign_id, customer_id, channel, occurrence))""",
+            "CREATE INDEX IF NOT EXISTS send_ledger_customer ON send_ledger "
+            "(customer_id, channel, due_at)",
+            """CREATE TABLE IF NOT EXISTS suppressions (
+                channel TEXT NOT NULL, address_hash TEXT NOT NULL, reason TEXT NOT NULL,
+                created_at TIMESTAMP NOT NULL, PRIMARY KEY (channel, address_hash))""",
+            """CREATE TABLE IF NOT EXISTS erasures (
+                token TEXT PRIMARY KEY, erased_at TIMESTAMP NOT NULL)""",
+        ),
+    ),
 )
 
 

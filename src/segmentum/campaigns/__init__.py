@@ -1,0 +1,1 @@
+"""Campaigns: model, audience, policy gate, ledger, worker, templates and channels."""

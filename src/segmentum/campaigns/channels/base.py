@@ -1,0 +1,110 @@
+"""What every channel shares: the outgoing message, the send result and the `Channel` protocol.
+
+A channel delivers one rendered message to one provider and says how it went; it never
+retries (the worker owns backoff) and never decides who may receive what (the policy gate
+does). Delivery is at-least-once: the ledger row and its idempotency key exist before the
+provider is called, so after a crash a message may be sent again with the same key. Each
+channel hands that key to the provider in the provider's own way (an HTTP header, a stable
+e-mail Message-ID, a web-push Topic) so a provider or a mailbox can recognise the resend.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol, runtime_checkable
+
+ChannelName = Literal["sms", "email", "web_push"]
+SendStatus = Literal["sent", "temporary_failure", "permanent_failure"]
+
+
+@dataclass(frozen=True)
+class OutgoingMessage:
+    idempotency_key: str
+    channel: ChannelName
+    #: A phone in E.164 (sms), an address (email) or a push subscription's JSON (web_push).
+    to: str
+    body: str
+    #: E-mail subject; the notification title for web push.
+    subject: str | None = None
+    html: str | None = None
+    headers: Mapping[str, str] = field(default_factory=dict)
+    #: Free-form strings; channels read ``customer_id``, ``campaign_id`` and (web push) ``url``.
+    metadata: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class SendResult:
+    status: SendStatus
+    provider_message_id: str | None = None
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "sent"
+
+
+@runtime_checkable
+class Channel(Protocol):
+    name: str
+
+    def send(self, message: OutgoingMessage) -> SendResult: ...
+
+    def close(self) -> None: ...
+
+
+class ChannelConfigError(ValueError):
+    """A channel configuration that cannot work (missing key, unknown type, missing env var)."""
+
+
+def send_many(channel: Channel, messages: Iterable[OutgoingMessage]) -> list[SendResult]:
+    """Send in order; a channel with its own `send_many` (the outbox) batches."""
+    batch = getattr(channel, "send_many", None)
+    if callable(batch):
+        results: list[SendResult] = batch(list(messages))
+        return results
+    return [channel.send(message) for message in messages]
+
+
+def env_secret(
+    config: Mapping[str, Any], key: str, environ: Mapping[str, str] | None = None
+) -> str | None:
+    """The value of the environment variable named by ``config[key]`` (None if not configured).
+
+    Secrets never sit in configuration files, only the names of the variables that hold them.
+    """
+    name = config.get(key)
+    if name is None:
+        return None
+    env = os.environ if environ is None else environ
+    value = env.get(str(name))
+    if value is None:
+        raise ChannelConfigError(f"{key}: environment variable {name!r} is not set")
+    return value
+
+
+def channel_from_config(
+    config: Mapping[str, Any], environ: Mapping[str, str] | None = None
+) -> Channel:
+    """Build a channel from ``{"type": "smtp" | "http_sms" | "web_push" | "outbox", ...}``."""
+    kind = config.get("type")
+    if kind == "smtp":
+        from segmentum.campaigns.channels.smtp import SmtpChannel
+
+        return SmtpChannel(config, environ=environ)
+    if kind == "http_sms":
+        from segmentum.campaigns.channels.http_sms import HttpSmsChannel
+
+        return HttpSmsChannel(config, environ=environ)
+    if kind == "web_push":
+        from segmentum.campaigns.channels.web_push import WebPushChannel
+
+        return WebPushChannel(config, environ=environ)
+    if kind == "outbox":
+        from segmentum.campaigns.channels.outbox import OutboxChannel
+
+        return OutboxChannel(config)
+    raise ChannelConfigError(
+        f"unknown channel type {kind!r}; expected smtp, http_sms, web_push or outbox"
+    )

@@ -1,0 +1,129 @@
+"""`segmentum demo` (load the demo shop) and `segmentum demo generate` (benchmark files)."""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from segmentum.cli.context import workspace
+from segmentum.cli.output import OutputFormat, emit_document, err_console
+from segmentum.service.demo import (
+    DEFAULT_CUSTOMERS,
+    DEFAULT_SEED,
+    generate_files,
+    load_demo,
+    shop_config,
+)
+
+app = typer.Typer(
+    help=(
+        "Load a realistic demo shop (CZK, Europe/Prague; 50,000 customers, ~500,000 orders over "
+        "three years) into the workspace, or write benchmark Parquet files of any size."
+    ),
+    invoke_without_command=True,
+)
+
+EndOption = typer.Option(
+    None,
+    "--end",
+    formats=["%Y-%m-%d"],
+    help="Last day of the history (YYYY-MM-DD, end of day in Europe/Prague); default now. "
+    "The same --seed and --end give identical data.",
+)
+SeedOption = typer.Option(DEFAULT_SEED, "--seed", help="Random seed; same seed, same shop.")
+OrdersOption = typer.Option(
+    None, "--orders", min=0, help="Target number of orders (default 10 per customer)."
+)
+
+SummaryFormatOption = typer.Option(
+    OutputFormat.table, "--format", "-f", help="Summary as table, csv or json."
+)
+OutOption = typer.Option(..., "--out", help="Directory for <table>.parquet files.")
+
+
+def _day(value: datetime | None) -> Any:
+    return value.date() if value is not None else None
+
+
+@app.callback()
+def demo(
+    ctx: typer.Context,
+    customers: int = typer.Option(
+        DEFAULT_CUSTOMERS, "--customers", min=1, help="Number of customers to generate."
+    ),
+    orders: int | None = OrdersOption,
+    end: datetime | None = EndOption,
+    seed: int = SeedOption,
+    replace: bool = typer.Option(
+        False, "--replace", help="Empty the data tables first if the workspace has customers."
+    ),
+    output: OutputFormat = SummaryFormatOption,
+) -> None:
+    """Generate the demo shop and load it through the importers, then describe the base."""
+    if ctx.invoked_subcommand is not None:
+        return
+    config = shop_config(customers=customers, orders=orders, end=_day(end), seed=seed)
+    ws = workspace(ctx)
+    with err_console.status("generating the demo shop") as status:
+        result = load_demo(ws, config, replace=replace, progress=lambda step: status.update(step))
+    base = result.base
+    if result.rejected:
+        err_console.print(f"[yellow]warning: {result.rejected} generated rows were rejected[/]")
+    if output is not OutputFormat.table:
+        document = base.as_dict()
+        document["seconds"] = round(result.seconds, 1)
+        emit_document(document, output)
+        return
+    table = Table(title="Demo shop loaded", show_header=False)
+    table.add_column("what")
+    table.add_column("value", justify="right")
+    share = base.never_bought / base.customers if base.customers else 0.0
+    table.add_row("customers", f"{base.customers:,}")
+    table.add_row("buyers", f"{base.buyers:,}")
+    table.add_row("never bought", f"{base.never_bought:,} ({share:.0%})")
+    table.add_row("orders", f"{base.orders:,}")
+    table.add_row("revenue", f"{base.revenue:,.2f} {base.currency}")
+    first = base.first_order_at.date().isoformat() if base.first_order_at else "-"
+    last = base.last_order_at.date().isoformat() if base.last_order_at else "-"
+    table.add_row("orders from", f"{first} to {last}")
+    table.add_row("countries", ", ".join(f"{code} {n:,}" for code, n in base.countries))
+    for channel, count in base.subscribers.items():
+        table.add_row(f"{channel} subscribers", f"{count:,}")
+    table.add_row("loaded in", f"{result.seconds:.1f} s")
+    Console().print(table)
+    err_console.print(
+        "Next, try:\n"
+        "  segmentum stats\n"
+        "  segmentum customers show C000001\n"
+        "  segmentum lifecycle\n"
+        "  segmentum rfm\n"
+        "  segmentum workspace show"
+    )
+
+
+@app.command("generate")
+def generate(
+    out: Path = OutOption,
+    customers: int = typer.Option(
+        1_000_000, "--customers", min=1, help="Number of customers to generate."
+    ),
+    orders: int | None = OrdersOption,
+    end: datetime | None = EndOption,
+    seed: int = SeedOption,
+) -> None:
+    """Write benchmark data as Parquet files per table, without loading anything."""
+    config = shop_config(customers=customers, orders=orders, end=_day(end), seed=seed)
+    started = time.perf_counter()
+    with err_console.status("generating") as status:
+        paths = generate_files(
+            config, out, lambda done, total: status.update(f"generated {done:,}/{total:,}")
+        )
+    err_console.print(f"wrote {len(paths)} files to {out} in {time.perf_counter() - started:.1f} s")
+    for path in paths.values():
+        typer.echo(str(path))

@@ -1,0 +1,536 @@
+"""The feature relation: one row per universe customer with every value any segment needs.
+
+Features are registered while lowering (deduplicated by structural equality of their keys) and
+built once: ONE conditional aggregation (one ``group_by``) per source relation — every feature
+of ``orders`` is ``fn(field) FILTER (WHERE window ∧ filters)`` in the same aggregate — joined
+to the customers; then subscriptions, manual lists and sequences (one semi/anti-join per
+distinct sequence), then metrics and window functions (RFM scores, percentile ranks).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import timedelta
+from fractions import Fraction
+from typing import Any
+
+import ibis
+import ibis.expr.datatypes as dt
+
+from segmentum.catalog.schema import Catalog
+from segmentum.catalog.settings import RfmRule, WorkspaceSettings
+from segmentum.catalog.tables import CANCELLED_STATUS, SENDABLE_STATUS
+from segmentum.compiler.bucket import hash32_expr
+from segmentum.compiler.comparisons import compare
+from segmentum.compiler.lifecycle import stage_expr
+from segmentum.compiler.rfm import OTHERS
+from segmentum.compiler.sources import INTERACTIONS, ITEM_VALUE, PRODUCT_PREFIX, source_info
+from segmentum.compiler.windows import EVER, Bounds, Clock
+from segmentum.spec.nodes import Filter
+
+INSTANT = {"orders": "ordered_at", "order_items": "ordered_at", "returns": "returned_at"}
+INSTANT_EVENTS = "occurred_at"
+#: Aggregates whose value over no records is 0 rather than NULL.
+ZERO_WHEN_EMPTY = frozenset({"count", "count_distinct", "sum", "count_values"})
+MONEY_SUM = dt.Decimal(precision=38, scale=2)
+TS = dt.Timestamp(scale=6)
+
+
+@dataclass(frozen=True)
+class AggKey:
+    """``function(field)`` over a source's records that pass ``filters`` within ``bounds``.
+
+    ``function`` is a spec aggregate function (``avg`` is split into ``sum`` and
+    ``count_values``, the count of non-NULL values) and ``field`` may be ``local_date``."""
+
+    source: str
+    filters: tuple[Filter, ...]
+    bounds: Bounds
+    function: str
+    field: str | None
+
+
+@dataclass(frozen=True)
+class SeqKey:
+    first: tuple[str, tuple[Filter, ...], Bounds]
+    then: tuple[str, tuple[Filter, ...]]
+    within_hours: int | None
+    match: tuple[tuple[str, str], ...]
+    followed: bool
+
+
+@dataclass(frozen=True)
+class Measure:
+    """A per-customer value to rank: an aggregate (``avg`` allowed) or a metric name."""
+
+    metric: str | None = None
+    agg: AggKey | None = None
+
+
+@dataclass(frozen=True)
+class PercentileKey:
+    measure: Measure
+    direction: str
+    percent: Fraction
+
+
+@dataclass
+class Features:
+    catalog: Catalog
+    settings: WorkspaceSettings
+    tables: Mapping[str, Any]
+    clock: Clock
+    aggs: dict[AggKey, str] = field(default_factory=dict)
+    sequences: dict[SeqKey, str] = field(default_factory=dict)
+    channels: dict[str, str] = field(default_factory=dict)
+    lists: dict[str, str] = field(default_factory=dict)
+    buckets: dict[str, str] = field(default_factory=dict)
+    measures: dict[Measure, str] = field(default_factory=dict)
+    percentiles: dict[PercentileKey, str] = field(default_factory=dict)
+    rfm_groups: dict[tuple[RfmRule, ...], str] = field(default_factory=dict)
+    metrics: set[str] = field(default_factory=set)
+
+    # -- registration (returns the feature's column name) -----------------------------------
+
+    def agg(self, key: AggKey) -> str:
+        return self.aggs.setdefault(key, f"a{len(self.aggs)}_{key.function}")
+
+    def sequence(self, key: SeqKey) -> str:
+        return self.sequences.setdefault(key, f"s{len(self.sequences)}")
+
+    def channel(self, channel: str) -> str:
+        return self.channels.setdefault(channel, f"sub_{channel}")
+
+    def manual_list(self, name: str) -> str:
+        return self.lists.setdefault(name, f"l{len(self.lists)}")
+
+    def bucket(self, seed: str) -> str:
+        return self.buckets.setdefault(seed, f"b{len(self.buckets)}")
+
+    def metric(self, name: str) -> str:
+        """Register an RFM/lifecycle metric; its column is ``m_<name>``."""
+        self._orders_base()
+        self.metrics.add(name)
+        if name == "lifecycle":
+            active = self.settings.lifecycle.active_days
+            today = self.clock.today
+            self.agg(
+                AggKey(
+                    "orders",
+                    (),
+                    Bounds(date_hi=today - timedelta(days=active + 1)),
+                    "max",
+                    "local_date",
+                )
+            )
+            self.agg(
+                AggKey(
+                    "orders",
+                    (),
+                    Bounds(date_lo=today - timedelta(days=active)),
+                    "min",
+                    "local_date",
+                )
+            )
+        if name in ("r_score", "f_score", "m_score"):
+            self.metrics.update({"recency_days", "frequency", "monetary"})
+        return f"m_{name}"
+
+    def rfm_group(self, rules: tuple[RfmRule, ...]) -> str:
+        for name in ("r_score", "f_score", "m_score"):
+            self.metric(name)
+        return self.rfm_groups.setdefault(rules, f"g{len(self.rfm_groups)}")
+
+    def measure(self, measure: Measure) -> str:
+        if measure.metric is not None:
+            self.metric(measure.metric)
+        if measure.agg is not None:
+            self._agg_parts(measure.agg)
+        return self.measures.setdefault(measure, f"v{len(self.measures)}")
+
+    def percentile(self, key: PercentileKey) -> str:
+        self.measure(key.measure)
+        return self.percentiles.setdefault(key, f"p{len(self.percentiles)}")
+
+    def _orders_base(self) -> tuple[str, str, str]:
+        return (
+            self.agg(AggKey("orders", (), EVER, "max", "local_date")),
+            self.agg(AggKey("orders", (), EVER, "count", None)),
+            self.agg(AggKey("orders", (), EVER, "sum", "amount")),
+        )
+
+    def _agg_parts(self, key: AggKey) -> tuple[str, ...]:
+        """The stored aggregate columns behind ``key`` (avg = sum and count of values)."""
+        if key.function == "avg":
+            return (
+                self.agg(AggKey(key.source, key.filters, key.bounds, "sum", key.field)),
+                self.agg(AggKey(key.source, key.filters, key.bounds, "count_values", key.field)),
+            )
+        return (self.agg(key),)
+
+    def agg_value(self, rel: Any, key: AggKey) -> Any:
+        """The value of an aggregate feature on the built relation (avg as a division)."""
+        parts = self._agg_parts(key)
+        if key.function == "avg":
+            total, count = rel[parts[0]], rel[parts[1]]
+            return ibis.ifelse(count > 0, total.cast("float64") / count, ibis.null("float64"))
+        return rel[parts[0]]
+
+    def agg_avg_parts(self, rel: Any, key: AggKey) -> tuple[Any, Any]:
+        total, count = self._agg_parts(key)
+        return rel[total], rel[count]
+
+    # -- building ---------------------------------------------------------------------------
+
+    def _as_of(self) -> Any:
+        return ibis.literal(self.clock.as_of_utc, type=TS)
+
+    def universe(self) -> Any:
+        customers = self.tables["customers"]
+        return customers.filter(
+            customers.signup_at.isnull() | (customers.signup_at <= self._as_of())
+        )
+
+    def _live_orders(self) -> Any:
+        """Orders that count as purchases: not cancelled (NULL status counts), up to as_of."""
+        orders = self.tables["orders"]
+        return orders.filter(
+            (orders.status.isnull() | (orders.status != CANCELLED_STATUS))
+            & (orders.ordered_at <= self._as_of())
+        )
+
+    def source_relation(self, relation: str, products: set[str], signup: bool) -> Any:
+        """Records of one source relation up to as_of, with the columns features need:
+        ``product.<field>`` columns as ``_p_<field>`` and the customer's ``_signup_date``."""
+        as_of = self._as_of()
+        tables = self.tables
+        if relation in ("orders", "order_items"):
+            orders = self._live_orders()
+            rel = orders
+            if relation == "order_items":
+                items = tables["order_items"]
+                heads = orders.select(
+                    _oid=orders.order_id,
+                    customer_id=orders.customer_id,
+                    local_date=orders.local_date,
+                    ordered_at=orders.ordered_at,
+                )
+                rel = items.join(heads, items.order_id == heads._oid).drop("_oid")
+                rel = rel.mutate(**{ITEM_VALUE: (rel.quantity * rel.unit_price).cast(MONEY_SUM)})
+        elif relation == INTERACTIONS:
+            orders = self._live_orders()
+            events = tables["events"]
+            events = events.filter(events.occurred_at <= as_of)
+            rel = ibis.union(
+                orders.select("customer_id", "local_date", occurred_at=orders.ordered_at),
+                events.select("customer_id", "local_date", "occurred_at"),
+                distinct=False,
+            )
+        elif relation == "returns":
+            returns = tables["returns"]
+            rel = returns.filter(returns.returned_at <= as_of)
+        else:
+            events = tables["events"]
+            rel = events.filter(events.occurred_at <= as_of)
+        if products:
+            feed = tables["products"]
+            columns = {f"_p_{name}": feed[name] for name in sorted(products)}
+            feed = feed.select(_pid=feed.product_id, **columns)
+            rel = rel.left_join(feed, rel.product_id == feed._pid).drop("_pid")
+        if signup:
+            customers = tables["customers"]
+            signups = customers.select(
+                _scid=customers.customer_id, _signup_date=customers.signup_date
+            )
+            rel = rel.left_join(signups, rel.customer_id == signups._scid).drop("_scid")
+        return rel
+
+    @staticmethod
+    def instant(rel: Any, relation: str) -> Any:
+        return rel[INSTANT.get(relation, INSTANT_EVENTS)]
+
+    @staticmethod
+    def field(rel: Any, name: str) -> Any:
+        if name.startswith(PRODUCT_PREFIX):
+            return rel[f"_p_{name.removeprefix(PRODUCT_PREFIX)}"]
+        return rel[name]
+
+    def record_predicate(
+        self, rel: Any, source: str, filters: tuple[Filter, ...], bounds: Bounds
+    ) -> Any:
+        """Records of ``source`` passing its filters within the bounds (never NULL)."""
+        info = source_info(self.catalog, source)
+        assert info is not None
+        parts: list[Any] = []
+        if info.event_type is not None:
+            parts.append(rel.type == ibis.literal(info.event_type, type=dt.string))
+        for item in filters:
+            parts.append(
+                compare(
+                    self.field(rel, item.field),
+                    info.fields[item.field],
+                    item.comparison,
+                    self.clock,
+                )
+            )
+        instant = self.instant(rel, info.relation)
+        if bounds.date_lo is not None:
+            parts.append(rel.local_date >= ibis.literal(bounds.date_lo, type=dt.date))
+        if bounds.date_hi is not None:
+            parts.append(rel.local_date <= ibis.literal(bounds.date_hi, type=dt.date))
+        if bounds.ts_lo is not None:
+            parts.append(instant >= ibis.literal(bounds.ts_lo, type=TS))
+        if bounds.ts_hi is not None:
+            parts.append(instant <= ibis.literal(bounds.ts_hi, type=TS))
+        if bounds.since_signup:
+            parts.append(
+                (rel._signup_date.isnull() | (rel.local_date >= rel._signup_date)).fill_null(False)
+            )
+        if not parts:
+            return ibis.literal(True)
+        return ibis.and_(*parts).fill_null(False)
+
+    def _needs(
+        self, sources: list[tuple[str, tuple[Filter, ...], Bounds]]
+    ) -> tuple[set[str], bool]:
+        products = {
+            item.field.removeprefix(PRODUCT_PREFIX)
+            for _, filters, _ in sources
+            for item in filters
+            if item.field.startswith(PRODUCT_PREFIX)
+        }
+        return products, any(bounds.since_signup for _, _, bounds in sources)
+
+    def _aggregate_expr(self, rel: Any, key: AggKey) -> Any:
+        where = self.record_predicate(rel, key.source, key.filters, key.bounds)
+        if key.function == "count":
+            return rel.count(where=where)
+        column = self.field(rel, key.field or "")
+        if key.function == "count_values":
+            return column.count(where=where)
+        if key.function == "count_distinct":
+            return column.nunique(where=where)
+        if key.function == "sum":
+            total = column.sum(where=where)
+            return total.cast(MONEY_SUM) if column.type().is_decimal() else total
+        if key.function == "min":
+            return column.min(where=where)
+        if key.function == "max":
+            return column.max(where=where)
+        raise AssertionError(key.function)
+
+    def build(self) -> Any:
+        """The feature relation (customers columns + one column per registered feature)."""
+        rel = self.universe()
+        by_relation: dict[str, list[AggKey]] = {}
+        for key in self.aggs:
+            info = source_info(self.catalog, key.source)
+            assert info is not None
+            by_relation.setdefault(info.relation, []).append(key)
+        fills: dict[str, Any] = {}
+        for relation, keys in by_relation.items():
+            products, signup = self._needs([(k.source, k.filters, k.bounds) for k in keys])
+            source = self.source_relation(relation, products, signup)
+            if relation == "events":
+                types = sorted({source_info(self.catalog, k.source).event_type or "" for k in keys})  # type: ignore[union-attr]
+                source = source.filter(source.type.isin(types))
+            columns = {self.aggs[key]: self._aggregate_expr(source, key) for key in keys}
+            agg = source.group_by(_cid=source.customer_id).aggregate(**columns)
+            rel = rel.left_join(agg, rel.customer_id == agg._cid).drop("_cid")
+            for key in keys:
+                if key.function in ZERO_WHEN_EMPTY:
+                    fills[self.aggs[key]] = rel[self.aggs[key]].fill_null(0)
+        if fills:
+            rel = rel.mutate(**fills)
+        rel = self._join_subscriptions(rel)
+        rel = self._join_lists(rel)
+        for seq, name in self.sequences.items():
+            rel = self._join_sequence(rel, seq, name)
+        return self._derive(rel)
+
+    def _join_subscriptions(self, rel: Any) -> Any:
+        if not self.channels:
+            return rel
+        subs = self.tables["subscriptions"]
+        columns: dict[str, Any] = {}
+        for channel, name in self.channels.items():
+            on_channel = subs.channel == ibis.literal(channel, type=dt.string)
+            sendable = subs.status == ibis.literal(SENDABLE_STATUS, type=dt.string)
+            columns[f"{name}_in"] = subs.changed_at.max(where=on_channel & sendable)
+            columns[f"{name}_out"] = subs.changed_at.max(where=on_channel & ~sendable)
+        agg = subs.group_by(_cid=subs.customer_id).aggregate(**columns)
+        rel = rel.left_join(agg, rel.customer_id == agg._cid).drop("_cid")
+        flags = {}
+        for name in self.channels.values():
+            last_in, last_out = rel[f"{name}_in"], rel[f"{name}_out"]
+            flags[name] = (
+                last_in.notnull() & (last_out.isnull() | (last_in > last_out))
+            ).fill_null(False)
+        return rel.mutate(**flags)
+
+    def _join_lists(self, rel: Any) -> Any:
+        if not self.lists:
+            return rel
+        members = self.tables["manual_list_members"]
+        literals = [ibis.literal(name, type=dt.string) for name in self.lists]
+        members = members.filter(members.list_name.isin(literals))
+        columns = {
+            column: members.count(where=members.list_name == ibis.literal(name, type=dt.string))
+            for name, column in self.lists.items()
+        }
+        agg = members.group_by(_cid=members.customer_id).aggregate(**columns)
+        rel = rel.left_join(agg, rel.customer_id == agg._cid).drop("_cid")
+        return rel.mutate(**{c: (rel[c] > 0).fill_null(False) for c in self.lists.values()})
+
+    def _records(
+        self, source: str, filters: tuple[Filter, ...], bounds: Bounds, fields: list[str], tag: str
+    ) -> Any:
+        info = source_info(self.catalog, source)
+        assert info is not None
+        products, signup = self._needs([(source, filters, bounds)])
+        products |= {f.removeprefix(PRODUCT_PREFIX) for f in fields if f.startswith(PRODUCT_PREFIX)}
+        rel = self.source_relation(info.relation, products, signup)
+        rel = rel.filter(self.record_predicate(rel, source, filters, bounds))
+        columns = {f"{tag}_m{index}": self.field(rel, name) for index, name in enumerate(fields)}
+        return rel.select(
+            **{f"{tag}_cid": rel.customer_id, f"{tag}_t": self.instant(rel, info.relation)},
+            **columns,
+        )
+
+    def _join_sequence(self, rel: Any, key: SeqKey, name: str) -> Any:
+        first_source, first_filters, first_bounds = key.first
+        then_source, then_filters = key.then
+        first = self._records(
+            first_source, first_filters, first_bounds, [left for left, _ in key.match], "f"
+        )
+        then = self._records(
+            then_source, then_filters, EVER, [right for _, right in key.match], "t"
+        ).view()
+        predicates = [first.f_cid == then.t_cid, then.t_t > first.f_t]
+        if key.within_hours is not None:
+            predicates.append(then.t_t <= first.f_t + ibis.interval(hours=key.within_hours))
+        for index in range(len(key.match)):
+            predicates.append(first[f"f_m{index}"] == then[f"t_m{index}"])
+        joined = (first.semi_join if key.followed else first.anti_join)(then, predicates)
+        hits = joined.select(**{f"{name}_cid": joined.f_cid}).distinct()
+        rel = rel.left_join(hits, rel.customer_id == hits[f"{name}_cid"])
+        return rel.mutate(**{name: rel[f"{name}_cid"].notnull()}).drop(f"{name}_cid")
+
+    def _metric_base(self, rel: Any) -> dict[str, Any]:
+        """recency_days, frequency, monetary, lifecycle columns (no window functions)."""
+        last, count, total = (rel[name] for name in self._orders_base())
+        today = ibis.literal(self.clock.today, type=dt.date)
+        out: dict[str, Any] = {
+            "m_recency_days": today.delta(last, unit="day"),
+            "m_frequency": count,
+            "m_monetary": total.cast(MONEY_SUM),
+        }
+        if "lifecycle" in self.metrics:
+            active = self.settings.lifecycle.active_days
+            previous = rel[
+                self.aggs[
+                    AggKey(
+                        "orders",
+                        (),
+                        Bounds(date_hi=self.clock.today - timedelta(days=active + 1)),
+                        "max",
+                        "local_date",
+                    )
+                ]
+            ]
+            first_recent = rel[
+                self.aggs[
+                    AggKey(
+                        "orders",
+                        (),
+                        Bounds(date_lo=self.clock.today - timedelta(days=active)),
+                        "min",
+                        "local_date",
+                    )
+                ]
+            ]
+            out["m_lifecycle"] = stage_expr(
+                last, previous, first_recent, self.clock.today, self.settings.lifecycle
+            )
+        return out
+
+    def _derive(self, rel: Any) -> Any:
+        stage_b: dict[str, Any] = {}
+        if self.metrics:
+            stage_b.update(self._metric_base(rel))
+        for seed, name in self.buckets.items():
+            stage_b[name] = hash32_expr(seed, rel.customer_id)
+        if stage_b:
+            rel = rel.mutate(**stage_b)
+        measures = {}
+        for measure, name in self.measures.items():
+            if measure.metric is not None:
+                measures[name] = rel[f"m_{measure.metric}"]
+            else:
+                assert measure.agg is not None
+                measures[name] = self.agg_value(rel, measure.agg)
+        if measures:
+            rel = rel.mutate(**measures)
+        windows: dict[str, Any] = {}
+        if self.metrics & {"r_score", "f_score", "m_score"}:
+            windows.update(self._score_windows(rel))
+        for key, name in self.percentiles.items():
+            value = rel[self.measures[key.measure]]
+            windows[f"{name}_i"] = ibis.row_number().over(
+                group_by=[value.isnull()], order_by=[value, rel.customer_id]
+            )
+            windows[f"{name}_n"] = value.count().over()
+        if windows:
+            rel = rel.mutate(**windows)
+        flags: dict[str, Any] = {}
+        for rules, name in self.rfm_groups.items():
+            flags[name] = _group_expr(rel, rules)
+        for key, name in self.percentiles.items():
+            value = rel[self.measures[key.measure]]
+            i, n = rel[f"{name}_i"], rel[f"{name}_n"]
+            num, den = key.percent.numerator, key.percent.denominator * 100
+            c = (n * num + (den - 1)) // den  # ceil(n·P/100) in integers
+            chosen = (i >= n - c) if key.direction == "top" else (i < c)
+            flags[name] = (value.notnull() & chosen).fill_null(False)
+        if flags:
+            rel = rel.mutate(**flags)
+        return rel
+
+    def _score_windows(self, rel: Any) -> dict[str, Any]:
+        k = self.settings.rfm.bins
+        last = rel[self._orders_base()[0]]
+        unscored = last.isnull()
+        n = last.count().over()
+        orders = {
+            "m_r_score": [ibis.desc(rel.m_recency_days), rel.customer_id],
+            "m_f_score": [rel.m_frequency, rel.customer_id],
+            "m_m_score": [rel.m_monetary, rel.customer_id],
+        }
+        out = {}
+        for name, order_by in orders.items():
+            i = ibis.row_number().over(group_by=[unscored], order_by=order_by)
+            divisor = ibis.greatest(n - 1, 1)
+            scaled = ibis.greatest((i * k + n - 2) // divisor, 1)
+            score = ibis.ifelse(n <= 1, 1, scaled).cast("int64")
+            out[name] = ibis.ifelse(unscored, ibis.null("int64"), score)
+        return out
+
+
+def _group_expr(rel: Any, rules: tuple[RfmRule, ...]) -> Any:
+    scores = (rel.m_r_score, rel.m_f_score, rel.m_m_score)
+    branches = []
+    for rule in rules:
+        parts = [
+            score.between(bounds[0], bounds[1])
+            for score, bounds in zip(scores, (rule.r, rule.f, rule.m), strict=True)
+            if bounds is not None
+        ]
+        condition = ibis.and_(*parts) if parts else ibis.literal(True)
+        branches.append((condition, ibis.literal(rule.name, type=dt.string)))
+    grouped = (
+        ibis.cases(*branches, else_=ibis.literal(OTHERS, type=dt.string))
+        if branches
+        else ibis.literal(OTHERS, type=dt.string)
+    )
+    return ibis.ifelse(rel.m_r_score.isnull(), ibis.null("string"), grouped)

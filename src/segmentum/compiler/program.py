@@ -1,0 +1,167 @@
+"""The compiler's entry points: all segments in one pass, lifecycle, RFM and explain."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+import ibis
+import ibis.expr.datatypes as dt
+
+from segmentum.catalog.schema import Catalog
+from segmentum.catalog.settings import WorkspaceSettings
+from segmentum.compiler.errors import InvalidSegmentsError, SemanticIssue
+from segmentum.compiler.features import Features
+from segmentum.compiler.lower import Lowerer
+from segmentum.compiler.paths import nodes_with_pointers
+from segmentum.compiler.rewrite import inline_references, rewrite
+from segmentum.compiler.rfm import PRESETS, group_table
+from segmentum.compiler.validate import validate
+from segmentum.compiler.windows import Clock
+from segmentum.spec.nodes import All, AnyOf, Node, Not, SegmentRef
+
+Table = Any  # ibis.Table (ibis ships no type information)
+
+
+def _clock(as_of: datetime, settings: WorkspaceSettings) -> Clock:
+    if as_of.tzinfo is None or as_of.utcoffset() is None:
+        raise ValueError("as_of must be a timezone-aware instant")
+    return Clock(as_of, settings.timezone)
+
+
+def _features(
+    catalog: Catalog, settings: WorkspaceSettings, tables: Mapping[str, Table], as_of: datetime
+) -> Features:
+    return Features(catalog, settings, tables, _clock(as_of, settings))
+
+
+def prepare(definitions: Mapping[str, Node]) -> dict[str, Node]:
+    """Each definition with references inlined and the rewrite rules applied."""
+    return {
+        name: rewrite(inline_references(node, definitions)) for name, node in definitions.items()
+    }
+
+
+def compile_segments(
+    definitions: Mapping[str, Node],
+    catalog: Catalog,
+    settings: WorkspaceSettings,
+    tables: Mapping[str, Table],
+    as_of: datetime,
+) -> Table:
+    """One row per universe customer: ``customer_id`` and one never-NULL boolean column per
+    segment, all segments over one shared feature relation (one scan per source)."""
+    issues = validate(definitions, catalog, settings, _list_names(definitions, tables))
+    if issues:
+        raise InvalidSegmentsError(issues)
+    features = _features(catalog, settings, tables, as_of)
+    lowerer = Lowerer(features)
+    predicates = {name: lowerer.lower(node) for name, node in prepare(definitions).items()}
+    rel = features.build()
+    columns = {name: predicate(rel).fill_null(False) for name, predicate in predicates.items()}
+    return rel.select(rel.customer_id, **columns)
+
+
+def _list_names(definitions: Mapping[str, Node], tables: Mapping[str, Table]) -> set[str]:
+    """Manual lists are checked by the caller's validate(); compiling accepts any list name
+    (an unknown list simply has no members), so nothing here reads the store."""
+    from segmentum.spec.nodes import ManualList, walk
+
+    return {
+        each.list_name
+        for node in definitions.values()
+        for each in walk(node)
+        if isinstance(each, ManualList)
+    }
+
+
+def compile_lifecycle(
+    catalog: Catalog, settings: WorkspaceSettings, tables: Mapping[str, Table], as_of: datetime
+) -> Table:
+    """customer_id, stage, days_since_last_purchase for every universe customer."""
+    features = _features(catalog, settings, tables, as_of)
+    stage = features.metric("lifecycle")
+    rel = features.build()
+    return rel.select(
+        rel.customer_id, stage=rel[stage], days_since_last_purchase=rel.m_recency_days
+    )
+
+
+def compile_rfm(
+    catalog: Catalog,
+    settings: WorkspaceSettings,
+    tables: Mapping[str, Table],
+    as_of: datetime,
+    preset: str | None = None,
+) -> Table:
+    """Scored customers only: recency_days, frequency, monetary (DECIMAL(38,2)), r/f/m scores
+    and rfm_group from ``preset`` (default: the workspace's table)."""
+    if preset is not None and preset not in PRESETS:
+        raise InvalidSegmentsError(
+            [SemanticIssue("SEG108", "/preset", f"unknown RFM preset {preset!r}")]
+        )
+    try:
+        rules = group_table(settings, preset)
+    except KeyError:
+        raise InvalidSegmentsError(
+            [SemanticIssue("SEG108", "/preset", f"unknown RFM preset {settings.rfm.preset!r}")]
+        ) from None
+    features = _features(catalog, settings, tables, as_of)
+    group = features.rfm_group(rules)
+    rel = features.build()
+    rel = rel.filter(rel.m_r_score.notnull())
+    return rel.select(
+        rel.customer_id,
+        recency_days=rel.m_recency_days,
+        frequency=rel.m_frequency,
+        monetary=rel.m_monetary,
+        r_score=rel.m_r_score,
+        f_score=rel.m_f_score,
+        m_score=rel.m_m_score,
+        rfm_group=rel[group],
+    )
+
+
+def compile_explain(
+    node: Node,
+    definitions: Mapping[str, Node],
+    catalog: Catalog,
+    settings: WorkspaceSettings,
+    tables: Mapping[str, Table],
+    as_of: datetime,
+    customer_id: str,
+) -> Table:
+    """One row for ``customer_id`` (none outside the universe): a boolean column per node,
+    named by its pointer (``/all/0/attribute``), plus ``<pointer>#value`` with the compared
+    value where a leaf has one; ``/`` is the whole condition. References show their result."""
+    issues = validate(
+        {**definitions, "__explained__": node},
+        catalog,
+        settings,
+        _list_names({"n": node, **definitions}, tables),
+    )
+    issues = [issue for issue in issues if issue.code != "SEG100"]
+    if issues:
+        raise InvalidSegmentsError(issues)
+    features = _features(catalog, settings, tables, as_of)
+    inlined = {name: inline_references(each, definitions) for name, each in definitions.items()}
+    lowerer = Lowerer(features, inlined)
+    columns: dict[str, Any] = {"/": lowerer.lower(node)}
+    values: dict[str, Any] = {}
+    for here, each in nodes_with_pointers(node):
+        if isinstance(each, All | AnyOf | Not):
+            continue
+        columns[here] = lowerer.lower(each)
+        if not isinstance(each, SegmentRef):
+            value = lowerer.value_of(each)
+            if value is not None:
+                values[f"{here}#value"] = value
+    rel = features.build()
+    rel = rel.filter(rel.customer_id == ibis.literal(customer_id, type=dt.string))
+    out: dict[str, Any] = {}
+    for here, predicate in columns.items():
+        out[here] = predicate(rel).fill_null(False)
+        if f"{here}#value" in values:
+            out[f"{here}#value"] = values[f"{here}#value"](rel)
+    return rel.select(**out)

@@ -1,0 +1,38 @@
+"""The ready-made segment library: definitions for the seed use cases, installed by name."""
+
+from __future__ import annotations
+
+from importlib import resources
+from typing import Any
+
+import yaml
+
+from segmentum.service.segments import DefinitionInvalid, DefinitionSource, create_segment
+from segmentum.service.workspace import Workspace
+
+
+def library_definitions() -> list[dict[str, Any]]:
+    text = resources.files("segmentum.spec").joinpath("library/segments.yaml").read_text("utf-8")
+    loaded = yaml.safe_load(text)
+    assert isinstance(loaded, list)
+    return loaded
+
+
+def install_library(ws: Workspace) -> list[dict[str, Any]]:
+    """Install every library segment that fits this workspace; report the others and why.
+
+    A definition that needs a custom attribute the workspace has not declared (e.g. the
+    product attribute ``gluten_free``) is skipped with its validation message.
+    """
+    report = []
+    for entry in library_definitions():
+        source = DefinitionSource(data={"where": entry["where"]})
+        try:
+            stored = create_segment(ws, entry["name"], source, entry.get("description", ""))
+        except DefinitionInvalid as invalid:
+            report.append({"name": entry["name"], "status": "skipped", "detail": str(invalid)})
+            continue
+        report.append(
+            {"name": stored.name, "status": "installed", "detail": f"version {stored.version}"}
+        )
+    return report

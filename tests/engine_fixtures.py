@@ -159,7 +159,9 @@ class PostgresServer:
 def admin_connection(url: str) -> psycopg.Connection[tuple[object, ...]]:
     """An autocommit connection to the server's ``postgres`` database (CREATE/DROP DATABASE)."""
     base = url.rsplit("/", 1)[0]
-    return psycopg.connect(f"{base.replace('postgres://', 'postgresql://', 1)}/postgres", autocommit=True)
+    return psycopg.connect(
+        f"{base.replace('postgres://', 'postgresql://', 1)}/postgres", autocommit=True
+    )
 
 
 @pytest.fixture(scope="session")
@@ -262,3 +264,20 @@ ENGINE_PARAMS = [
 def any_engine(request: pytest.FixtureRequest, engine_factory: EngineFactory) -> Engine:
     """The same test on every engine, each with its marker."""
     return engine_factory(request.param)
+
+
+#: Warnings PySpark 4.0 causes itself, which warnings-as-errors turns into failures; ignored only
+#: for tests marked ``spark``. PySpark leaves the sockets it reads results from to the garbage
+#: collector (pyspark.util._load_from_socket), and its Arrow conversions use pandas 3
+#: deprecations (``copy=``, ``future.infer_string``; raised as errors, they abort them).
+SPARK_WARNINGS = (
+    "ignore:unclosed <socket.socket:ResourceWarning",
+    "ignore::pandas.errors.Pandas4Warning",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if item.get_closest_marker("spark"):
+            for spec in SPARK_WARNINGS:
+                item.add_marker(pytest.mark.filterwarnings(spec))

@@ -140,15 +140,15 @@ def test_customer_ids_sort_in_byte_order(any_engine: Engine) -> None:
 
 def test_ensure_schema_adds_custom_columns(any_engine: Engine) -> None:
     settings = WorkspaceSettings(
-        customer_attributes={"shoe_size": ValueType.INTEGER, "vip_since": ValueType.DATE}
+        customer_attributes={"shoe_size": ValueType.NUMBER, "vip_since": ValueType.DATE}
     )
     ensure_schema(any_engine, build_catalog(settings))
     ensure_schema(any_engine, build_catalog(settings))  # idempotent
     columns = any_engine.table("customers").columns
     assert columns[-2:] == ("shoe_size", "vip_since")
-    load_arrow(any_engine, "customers", pa.table({"customer_id": ["x"], "shoe_size": [44]}))
+    load_arrow(any_engine, "customers", pa.table({"customer_id": ["x"], "shoe_size": [44.5]}))
     assert rows(any_engine.table("customers"), "customer_id", "shoe_size", "vip_since") == [
-        {"customer_id": "x", "shoe_size": 44, "vip_since": None}
+        {"customer_id": "x", "shoe_size": 44.5, "vip_since": None}
     ]
 
 

@@ -208,9 +208,7 @@ def plan(
     sendable = pc.is_in(decided.column("decision"), pa.array(["send", "defer"]))
     to_render = decided.filter(sendable)
     context_columns = [
-        name
-        for name in audience.column_names
-        if name not in _INTERNAL and not name.startswith("_")
+        name for name in audience.column_names if name not in _INTERNAL and not name.startswith("_")
     ]
     rendered = render_rows(
         to_render,
@@ -261,8 +259,9 @@ def _finish(
     prices = pa.table(
         {
             "country": pa.array(list(pricing.by_country), pa.string()),
-            "price": pa.array([p.price_per_segment for p in pricing.by_country.values()],
-                              pa.decimal128(18, 6)),  # fmt: skip
+            "price": pa.array(
+                [p.price_per_segment for p in pricing.by_country.values()], pa.decimal128(18, 6)
+            ),
         }
     )
     rendered_full = pa.table(
@@ -311,8 +310,8 @@ def _finish(
         ledger = con.execute(
             """
             SELECT message_key, ? AS source, ? AS campaign_id, CAST(? AS INTEGER) AS occurrence,
-                customer_id, channel, segment, variant, nullif(language_key, '') AS language, recipient,
-                upper(country) AS country,
+                customer_id, channel, segment, variant, nullif(language_key, '') AS language,
+                recipient, upper(country) AS country,
                 CASE WHEN status = 'queued' THEN subject END AS subject,
                 CASE WHEN status = 'queued' THEN body END AS body,
                 CASE WHEN status = 'queued' THEN html END AS html,

@@ -27,9 +27,7 @@ class RetryPolicy:
     max_attempts: int = 5
     backoff_seconds: int = 30
 
-    def after(
-        self, status: str, attempts_before: int, now: datetime
-    ) -> tuple[str, int, datetime]:
+    def after(self, status: str, attempts_before: int, now: datetime) -> tuple[str, int, datetime]:
         """(new status, attempts, next_attempt_at) after one provider answer."""
         attempts = attempts_before + 1
         if status == "sent":

@@ -218,9 +218,9 @@ class Campaign(_Model):
             raise ValueError("generic_pct needs a default_template")
         for target in self.segments:
             target.resolved_variants(self.default_template)
-        if self.budget is not None and self.budget.max_sms_segments is not None:
-            if self.channel != "sms":
-                raise ValueError("max_sms_segments applies to SMS campaigns only")
+        budget = self.budget
+        if budget is not None and budget.max_sms_segments is not None and self.channel != "sms":
+            raise ValueError("max_sms_segments applies to SMS campaigns only")
         return self
 
     def templates(self) -> dict[tuple[str, str], Template]:

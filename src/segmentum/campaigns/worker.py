@@ -76,10 +76,11 @@ class Deliverer:
         from segmentum.campaigns.channels.base import OutgoingMessage
 
         metadata = {
-            "campaign_id": row["campaign_id"],
-            "occurrence": row["occurrence"],
-            "segment": row["segment"],
-            "variant": row["variant"],
+            "campaign_id": str(row["campaign_id"]),
+            "customer_id": str(row["customer_id"]),
+            "occurrence": str(row["occurrence"]),
+            "segment": str(row["segment"]),
+            "variant": str(row["variant"]),
         }
         sender = self.sender_ids.get(row.get("country") or "", self.sender_ids.get(""))
         if sender:
@@ -95,6 +96,29 @@ class Deliverer:
             metadata=metadata,
         )
 
+    def _send(self, channel_name: str, rows: list[dict[str, Any]]) -> list[tuple[str, Any, Any]]:
+        """(status, provider_message_id, error) per row, in order."""
+        from segmentum.campaigns.channels.base import send_many
+
+        channel = self.channels.get(channel_name)
+        if channel is None:
+            return [("permanent_failure", None, f"no {channel_name} channel configured")] * len(
+                rows
+            )
+        limiter = self.rates.get(channel_name)
+        groups = [[row] for row in rows] if limiter is not None else [rows]
+        out: list[tuple[str, Any, Any]] = []
+        for group in groups:
+            if limiter is not None:
+                limiter.wait()
+            try:
+                answers = send_many(channel, [self._message(row) for row in group])  # type: ignore[arg-type]
+                out.extend((str(a.status), a.provider_message_id, a.error) for a in answers)
+            except Exception as failure:  # a provider crash is a temporary failure
+                reason = f"{type(failure).__name__}: {failure}"
+                out.extend(("temporary_failure", None, reason) for _ in group)
+        return out
+
     def deliver_once(self) -> int:
         """Claim and deliver one batch; the number of rows handled (0: nothing due)."""
         now = self.clock()
@@ -103,34 +127,25 @@ class Deliverer:
         )
         if not rows:
             return 0
-        results: dict[str, list[Any]] = {name: [] for name in RESULT_SCHEMA.names}
+        by_channel: dict[str, list[dict[str, Any]]] = {}
         for row in rows:
-            limiter = self.rates.get(row["channel"])
-            if limiter is not None:
-                limiter.wait()
-            channel = self.channels.get(row["channel"])
-            provider_id: str | None = None
-            if channel is None:
-                status, error = "permanent_failure", f"no {row['channel']} channel configured"
-            else:
-                try:
-                    answer = channel.send(self._message(row))
-                    status = str(answer.status)
-                    provider_id = answer.provider_message_id
-                    error = answer.error
-                except Exception as failure:  # a provider crash is a temporary failure
-                    status, error = "temporary_failure", f"{type(failure).__name__}: {failure}"
+            by_channel.setdefault(row["channel"], []).append(row)
+        results: dict[str, list[Any]] = {name: [] for name in RESULT_SCHEMA.names}
+        for channel_name, group in by_channel.items():
+            answers = self._send(channel_name, group)
             answered = self.clock()
-            new_status, attempts, next_at = self.retry.after(status, int(row["attempts"]),
-                                                             answered)  # fmt: skip
             naive_now = answered.astimezone(UTC).replace(tzinfo=None)
-            results["message_key"].append(row["message_key"])
-            results["status"].append(new_status)
-            results["attempts"].append(attempts)
-            results["next_attempt_at"].append(next_at.astimezone(UTC).replace(tzinfo=None))
-            results["provider_message_id"].append(provider_id)
-            results["error"].append(error)
-            results["sent_at"].append(naive_now if new_status == "sent" else None)
-            results["updated_at"].append(naive_now)
+            for row, (status, provider_id, error) in zip(group, answers, strict=True):
+                new_status, attempts, next_at = self.retry.after(
+                    status, int(row["attempts"]), answered
+                )
+                results["message_key"].append(row["message_key"])
+                results["status"].append(new_status)
+                results["attempts"].append(attempts)
+                results["next_attempt_at"].append(next_at.astimezone(UTC).replace(tzinfo=None))
+                results["provider_message_id"].append(provider_id)
+                results["error"].append(error)
+                results["sent_at"].append(naive_now if new_status == "sent" else None)
+                results["updated_at"].append(naive_now)
         campaign_store.record_results(self.store, pa.table(results, schema=RESULT_SCHEMA))
         return len(rows)

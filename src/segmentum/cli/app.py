@@ -7,11 +7,14 @@ import sys
 import typer
 
 from segmentum.cli import (
+    campaign_commands,
     customer_commands,
     demo_commands,
     import_commands,
     metric_commands,
+    privacy_commands,
     segment_commands,
+    sms_commands,
     workspace_commands,
 )
 from segmentum.cli.context import CliState
@@ -22,9 +25,13 @@ app = typer.Typer(
     help="Segment a customer base and run targeted SMS / email / web-push campaigns.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    add_completion=False,
+    # Plain usage errors: a short reason on stderr instead of a drawn box.
+    rich_markup_mode=None,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 app.add_typer(workspace_commands.app, name="workspace")
+app.add_typer(sms_commands.app, name="sms")
 app.add_typer(import_commands.app, name="import")
 app.add_typer(segment_commands.app, name="segments")
 app.command("lifecycle")(metric_commands.lifecycle)
@@ -32,6 +39,10 @@ app.command("rfm")(metric_commands.rfm)
 app.add_typer(demo_commands.app, name="demo")
 app.add_typer(customer_commands.app, name="customers")
 app.command("stats")(customer_commands.stats)
+app.add_typer(campaign_commands.app, name="campaigns")
+app.command("worker")(campaign_commands.worker)
+customer_commands.app.command("forget")(privacy_commands.forget)
+customer_commands.app.command("export")(privacy_commands.export)
 
 
 @app.callback()
@@ -56,22 +67,13 @@ def root(
 
 
 def main() -> None:
-    """Entry point: user errors become one line on stderr and exit code 1."""
+    """Entry point: user errors become one line on stderr and exit code 1.
+
+    Typer's standalone mode already turns usage errors into exit code 2 with a message.
+    """
     try:
-        app(standalone_mode=False)
+        app()
     except user_errors() as error:
         message = " ".join(str(error).split())
         sys.stderr.write(f"error: {message}\n")
         sys.exit(1)
-    except (typer.Abort, KeyboardInterrupt):
-        sys.stderr.write("aborted\n")
-        sys.exit(130)
-    except typer.Exit as exit_:
-        sys.exit(exit_.exit_code)
-    except Exception as click_error:
-        import click
-
-        if isinstance(click_error, click.ClickException):
-            click_error.show()
-            sys.exit(click_error.exit_code)
-        raise

@@ -4,21 +4,25 @@ from __future__ import annotations
 
 import sys
 
-import click
+from typing import Any
+
+import typer.core
 import typer.main
 
 from segmentum.cli.app import app
 
 
-def _walk(command: click.Command, path: list[str]) -> list[tuple[list[str], click.Command]]:
+def _walk(command: Any, path: list[str]) -> list[tuple[list[str], Any]]:
     found = [(path, command)]
-    if isinstance(command, click.Group):
-        for name in sorted(command.commands):
-            found.extend(_walk(command.commands[name], [*path, name]))
+    subcommands = getattr(command, "commands", {})  # a group (Typer bundles its own click)
+    for name in sorted(subcommands):
+        found.extend(_walk(subcommands[name], [*path, name]))
     return found
 
 
 def render() -> str:
+    # Plain-text help (not Rich panels), identical on every terminal.
+    typer.core.HAS_RICH = False
     root = typer.main.get_command(app)
     parts = [
         "# Command reference\n",
@@ -26,7 +30,7 @@ def render() -> str:
         "a test fails when this page and the commands disagree.\n",
     ]
     for path, command in _walk(root, ["segmentum"]):
-        ctx = click.Context(command, info_name=" ".join(path), terminal_width=100)
+        ctx = command.context_class(command, info_name=" ".join(path), terminal_width=100)
         parts.append(f"## `{' '.join(path)}`\n")
         parts.append("```text")
         parts.append(command.get_help(ctx).rstrip())

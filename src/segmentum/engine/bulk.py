@@ -24,9 +24,7 @@ LoadMode = Literal["append", "replace"]
 COPY_BATCH_ROWS = 50_000
 
 
-def load_arrow(
-    engine: Engine, table: str, data: pa.Table, mode: LoadMode = "append"
-) -> int:
+def load_arrow(engine: Engine, table: str, data: pa.Table, mode: LoadMode = "append") -> int:
     """Load ``data`` into the existing ``table``; returns the number of rows loaded."""
     if mode not in ("append", "replace"):
         raise ValueError(f"mode must be 'append' or 'replace', not {mode!r}")

@@ -110,9 +110,7 @@ def inbound_reply(
     return {"stop": True, "customers": changed, "confirm": new}
 
 
-def email_event(
-    ws: Workspace, email: str, kind: str, at: datetime | None = None
-) -> dict[str, Any]:
+def email_event(ws: Workspace, email: str, kind: str, at: datetime | None = None) -> dict[str, Any]:
     """An unsubscribe, hard bounce or complaint: opt the address's customers out of email and
     suppress the hashed address."""
     if kind not in ("unsubscribe", "hard_bounce", "complaint"):

@@ -95,7 +95,7 @@ def set_state(
     now: datetime,
     *,
     expected: Sequence[str] | None = None,
-    next_run_at: datetime | None | bool = False,
+    next_run_at: datetime | bool | None = False,
     started: bool = False,
 ) -> bool:
     """Change the state (only from ``expected`` states when given); False if nothing matched."""
@@ -153,15 +153,15 @@ def insert_arrow(store: AppStore, table: str, data: pa.Table, columns: Sequence[
             store.execute(f"INSERT INTO {table} ({names}) SELECT {names} FROM {view}")
         finally:
             store.connection.unregister(view)
-        return data.num_rows
-    with store.connection.cursor() as cursor:
-        with cursor.copy(f"COPY {table} ({names}) FROM STDIN") as copy:
-            for batch in data.select(list(columns)).to_batches(50_000):
-                for row in zip(*(column.to_pylist() for column in batch.columns), strict=True):
-                    copy.write_row(row)
+        return int(data.num_rows)
+    copy_sql = f"COPY {table} ({names}) FROM STDIN"
+    with store.connection.cursor() as cursor, cursor.copy(copy_sql) as copy:
+        for batch in data.select(list(columns)).to_batches(50_000):
+            for row in zip(*(column.to_pylist() for column in batch.columns), strict=True):
+                copy.write_row(row)
     if not store._in_transaction:
         store.connection.commit()
-    return data.num_rows
+    return int(data.num_rows)
 
 
 def query_arrow(store: AppStore, sql: str, params: Sequence[Any] = ()) -> pa.Table:
@@ -310,7 +310,14 @@ def suppress(store: AppStore, channel: str, address_hash: str, reason: str, now:
     return bool(rows)
 
 
-def suppression_hashes(store: AppStore, channel: str) -> pa.Table:
-    return query_arrow(
-        store, "SELECT address_hash FROM suppressions WHERE channel = ?", (channel,)
-    ).cast(pa.schema([("address_hash", pa.string())]))
+def suppression_hashes_all(store: AppStore, channel: str) -> pa.Table:
+    """(channel, address_hash) of every suppressed address of ``channel``, for the gate."""
+    rows = store.query(
+        "SELECT channel, address_hash FROM suppressions WHERE channel = ?", (channel,)
+    )
+    return pa.table(
+        {
+            "channel": pa.array([r["channel"] for r in rows], pa.string()),
+            "address_hash": pa.array([r["address_hash"] for r in rows], pa.string()),
+        }
+    )

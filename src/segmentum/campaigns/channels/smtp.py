@@ -223,10 +223,14 @@ class SmtpChannel:
             )
         else:
             connection = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
+        try:
             if self.security == "starttls":
                 connection.starttls(context=ssl.create_default_context())
-        if self.username is not None and self._password is not None:
-            connection.login(self.username, self._password)
+            if self.username is not None and self._password is not None:
+                connection.login(self.username, self._password)
+        except BaseException:
+            connection.close()
+            raise
         self._connection = connection
         return connection
 

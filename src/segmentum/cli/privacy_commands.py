@@ -1,0 +1,40 @@
+"""GDPR commands on customers: `customers forget ID` and `customers export ID`."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import typer
+
+from segmentum.cli.context import workspace
+from segmentum.cli.output import _plain, err_console
+from segmentum.service.consent import export_customer, forget_customer
+
+
+def forget(
+    ctx: typer.Context,
+    customer_id: str = typer.Argument(help="The customer's id"),
+    yes: bool = typer.Option(False, "--yes", help="Do not ask for confirmation."),
+) -> None:
+    """Erase a customer's personal data everywhere (hashed suppression entries stay)."""
+    if not yes:
+        typer.confirm(f"erase customer {customer_id} for good?", abort=True)
+    result = forget_customer(workspace(ctx), customer_id)
+    err_console.print(f"erased {customer_id}; kept records now carry {result['token']}")
+
+
+def export(
+    ctx: typer.Context,
+    customer_id: str = typer.Argument(help="The customer's id"),
+    output: Path | None = typer.Option(None, "--output", "-o", help="File (default stdout)."),
+) -> None:
+    """Write everything held about a customer as JSON."""
+    document = json.dumps(_plain(export_customer(workspace(ctx), customer_id)),
+                          ensure_ascii=False, indent=2, default=str)  # fmt: skip
+    if output is None:
+        sys.stdout.write(document + "\n")
+    else:
+        output.write_text(document + "\n", encoding="utf-8")
+        err_console.print(f"wrote {output}")

@@ -9,6 +9,8 @@ import pytest
 
 from segmentum.service.workspace import Workspace
 
+pytest_plugins = ["tests.engine_fixtures"]
+
 
 @pytest.fixture
 def workspace(tmp_path: Path) -> Iterator[Workspace]:

@@ -24,7 +24,6 @@ import shutil
 import socket
 import subprocess
 import tempfile
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -171,7 +170,6 @@ def postgres_url() -> Iterator[str]:
         unavailable("PostgreSQL server binaries not found (apt-get install postgresql)")
         raise AssertionError  # unreachable: unavailable() raises
     server = PostgresServer(bindir)
-    started = time.perf_counter()
     try:
         server.start()
     except (RuntimeError, OSError, subprocess.TimeoutExpired) as error:
@@ -180,7 +178,6 @@ def postgres_url() -> Iterator[str]:
     url = server.url(PG_DATABASE)
     with admin_connection(url) as con:
         con.execute(f'CREATE DATABASE "{PG_DATABASE}"')
-    os.environ.setdefault("SEGMENTUM_TEST_PG_START_SECONDS", f"{time.perf_counter() - started:.2f}")
     yield url
     server.stop()
 
@@ -194,14 +191,10 @@ def spark_url() -> Iterator[str]:
         unavailable("no Java runtime for Spark (apt-get install default-jre-headless)")
     from segmentum.engine.spark import connect_spark, stop_spark
 
-    started = time.perf_counter()
     try:
         connect_spark(SPARK_URL)  # starts the JVM once for the whole run
     except EngineError as error:
         unavailable(str(error))
-    os.environ.setdefault(
-        "SEGMENTUM_TEST_SPARK_START_SECONDS", f"{time.perf_counter() - started:.2f}"
-    )
     yield SPARK_URL
     stop_spark()
 

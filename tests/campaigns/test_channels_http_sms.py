@@ -22,9 +22,9 @@ from tests.campaigns.gateway import TestGateway
 ENV = {"SMS_TOKEN": "tok-123"}
 
 
-def sms(key: str = "camp-1:cust-1:sms", to: str = "+420601123456", body: str = "Ahoj €") -> (
-    OutgoingMessage
-):
+def sms(
+    key: str = "camp-1:cust-1:sms", to: str = "+420601123456", body: str = "Ahoj €"
+) -> OutgoingMessage:
     return OutgoingMessage(idempotency_key=key, channel="sms", to=to, body=body)
 
 

@@ -112,7 +112,7 @@ def test_unsubscribe_token_round_trip() -> None:
         "camp-1",
     )
     assert verify_unsubscribe_token("other-secret", token) is None
-    payload, signature = token.split(".")
+    _payload, signature = token.split(".")
     forged = base64.urlsafe_b64encode(b"cust-8\nemail\ncamp-1").rstrip(b"=").decode()
     assert verify_unsubscribe_token(SECRET, f"{forged}.{signature}") is None
     assert verify_unsubscribe_token(SECRET, "garbage") is None

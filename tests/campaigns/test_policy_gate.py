@@ -112,7 +112,8 @@ def test_quiet_hours_defer_to_the_next_allowed_minute_in_each_zone() -> None:
 
 def test_dst_gap_moves_to_the_first_valid_minute_and_folds_use_the_first() -> None:
     prague = ZoneInfo("Europe/Prague")
-    assert localize(datetime(2026, 3, 29, 2, 30), prague) == datetime(2026, 3, 29, 1, 0, tzinfo=UTC)
+    gap = localize(datetime(2026, 3, 29, 2, 30), prague)
+    assert gap == datetime(2026, 3, 29, 1, 0, tzinfo=UTC)
     assert localize(datetime(2026, 10, 25, 2, 30), prague) == datetime(
         2026, 10, 25, 0, 30, tzinfo=UTC
     )
@@ -193,7 +194,7 @@ def test_opted_out_or_suppressed_customers_receive_nothing(
     is not opted_in or whose number was suppressed (STOP, erasure)."""
     subs: list[tuple[str, str, datetime]] = []
     suppressed: set[str] = set()
-    present = {i: True for i in range(6)}
+    present = dict.fromkeys(range(6), True)
     for step, (kind, who) in enumerate(events):
         at = T0 + timedelta(minutes=step)
         cid, phone = f"c{who}", f"+4207000000{who}"

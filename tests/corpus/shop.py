@@ -30,7 +30,7 @@ c19    cart, then an order 10 h later; c20 cart, then an order 30 h later
 c21    inquiry about p1, bought p1 a day later; c22 inquiry about p2, bought p3
 c23    survey sent and answered; c24 survey sent, answer only after AS_OF
 c25    spring SMS sent/delivered/clicked, an order 3 days after delivery (converted),
-       and a cart at the very instant of that order
+       and a checkout started at the very instant of that order
 c26    spring SMS delivered, an order 7 days 23 h 59 min later; newsletter e-mail delivered
 c27    sms opted_in, email opted_out, web_push opted_in after AS_OF (consent is current)
 c28    sms pending, email opted_in, clicked spring by e-mail
@@ -425,13 +425,26 @@ def _message(
 
 
 EVENTS: list[dict[str, Any]] = [
-    _event("e01", "c19", "cart_updated", at(2024, 5, 12), cart_id="k19", value=M("80.00"),
-           product_id="p2"),
-    _event("e02", "c20", "cart_updated", at(2024, 5, 10), cart_id="k20", value=M("150.00"),
-           product_id="p3"),
-    # one-click checkout: a cart at the very instant of c25's order (same-instant sequence)
-    _event("e24", "c25", "cart_updated", at(2024, 5, 4), cart_id="k25", value=M("50.00"),
-           product_id="p2"),
+    _event(
+        "e01",
+        "c19",
+        "cart_updated",
+        at(2024, 5, 12),
+        cart_id="k19",
+        value=M("80.00"),
+        product_id="p2",
+    ),
+    _event(
+        "e02",
+        "c20",
+        "cart_updated",
+        at(2024, 5, 10),
+        cart_id="k20",
+        value=M("150.00"),
+        product_id="p3",
+    ),
+    # one-click checkout: started at the very instant of c25's order (same-instant sequence)
+    _event("e24", "c25", "checkout_started", at(2024, 5, 4), cart_id="k25", value=M("120.00")),
     _event("e03", "c21", "product_inquiry", at(2024, 5, 1), product_id="p1", channel="chat"),
     _event("e04", "c22", "product_inquiry", at(2024, 5, 1), product_id="p2", channel="email"),
     _event("e05", "c23", "survey_sent", at(2024, 5, 1), survey_id="s1"),
@@ -447,15 +460,36 @@ EVENTS: list[dict[str, Any]] = [
     _message("e19", "c15", "message_sent", at(2024, 5, 1, 9, 0), "spring", "sms"),
     _message("e22", "c28", "message_clicked", at(2024, 4, 20), "spring", "email"),
     _message("e23", "c27", "message_sent", at(2024, 6, 1), "spring", "sms"),
-    _event("e14", "c36", "support_ticket", at(2024, 5, 13), ticket_id="t1", topic="delivery",
-           channel="email"),
-    _event("e15", "c36", "support_ticket", at(2024, 4, 5), ticket_id="t2", topic="refund",
-           channel="phone"),
+    _event(
+        "e14",
+        "c36",
+        "support_ticket",
+        at(2024, 5, 13),
+        ticket_id="t1",
+        topic="delivery",
+        channel="email",
+    ),
+    _event(
+        "e15",
+        "c36",
+        "support_ticket",
+        at(2024, 4, 5),
+        ticket_id="t2",
+        topic="refund",
+        channel="phone",
+    ),
     _event("e16", "c01", "page_view", at(2024, 5, 14), url="/p/p1", product_id="p1"),
     _event("e17", "c01", "page_view", at(2024, 5, 14, 10, 5), url="/p/p3", product_id="p3"),
     _event("e18", "c29", "page_view", at(2024, 5, 15, 21, 0), url="/p/p3", product_id="p3"),
-    _event("e20", "c13", "cart_updated", at(2024, 5, 15, 20, 0), cart_id="k13", value=M("30.00"),
-           product_id="p1"),
+    _event(
+        "e20",
+        "c13",
+        "cart_updated",
+        at(2024, 5, 15, 20, 0),
+        cart_id="k13",
+        value=M("30.00"),
+        product_id="p1",
+    ),
 ]
 
 SUBSCRIPTIONS: list[dict[str, Any]] = [
@@ -466,8 +500,12 @@ SUBSCRIPTIONS: list[dict[str, Any]] = [
     {"customer_id": "c27", "channel": "sms", "status": "opted_in", "changed_at": at(2024, 1, 1)},
     {"customer_id": "c27", "channel": "email", "status": "opted_out", "changed_at": at(2024, 2, 1)},
     # after AS_OF, but consent is a current state: c27 is sendable by web push at any as_of
-    {"customer_id": "c27", "channel": "web_push", "status": "opted_in",
-     "changed_at": at(2024, 6, 10)},
+    {
+        "customer_id": "c27",
+        "channel": "web_push",
+        "status": "opted_in",
+        "changed_at": at(2024, 6, 10),
+    },
     {"customer_id": "c28", "channel": "sms", "status": "pending", "changed_at": at(2024, 3, 1)},
     {"customer_id": "c28", "channel": "email", "status": "opted_in", "changed_at": at(2024, 3, 1)},
 ]

@@ -1,4 +1,9 @@
-"""Ingest fixtures: file writers and a helper to run the import command in a subprocess."""
+"""Ingest fixtures: file writers, a workspace on each engine, a query helper for both.
+
+``workspace`` (overriding the root one here) is parametrized over DuckDB and PostgreSQL, so
+every ingest test that uses it runs on both with identical expectations; the PostgreSQL run is
+marked ``postgres`` and uses a fresh database from ``engine_factory``.
+"""
 
 from __future__ import annotations
 
@@ -8,10 +13,19 @@ from typing import Any
 
 import pytest
 
+from segmentum.engine.connection import EngineKind
+from segmentum.service.workspace import Workspace
+from tests.engine_fixtures import engine_factory, postgres_url  # noqa: F401
+
 FIXTURES = Path(__file__).parent / "fixtures"
 
 #: ibis 12 calls DuckDB's deprecated fetch_arrow_table(); not ours to fix (see the report).
 _IBIS_DUCKDB_DEPRECATION = "ignore:fetch_arrow_table.. is deprecated:DeprecationWarning"
+
+ENGINES = [
+    pytest.param(EngineKind.DUCKDB, id="duckdb"),
+    pytest.param(EngineKind.POSTGRES, id="postgres", marks=pytest.mark.postgres),
+]
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -19,6 +33,26 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if here in Path(str(item.fspath)).parents:
             item.add_marker(pytest.mark.filterwarnings(_IBIS_DUCKDB_DEPRECATION))
+
+
+@pytest.fixture(params=ENGINES)
+def workspace(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Workspace]:
+    """A fresh workspace whose data engine (and app store) is DuckDB or PostgreSQL."""
+    if request.param is EngineKind.DUCKDB:
+        ws = Workspace.open(str(tmp_path / "test.duckdb"))
+    else:
+        engine = request.getfixturevalue("engine_factory")(EngineKind.POSTGRES)
+        ws = Workspace.open(engine.secret_url)
+    yield ws
+    ws.close()
+
+
+def rows(ws: Workspace, sql: str) -> list[tuple[Any, ...]]:
+    """All rows of ``sql`` on the workspace's data engine (DuckDB or PostgreSQL)."""
+    if ws.engine.kind is EngineKind.POSTGRES:
+        con: Any = ws.engine.backend.con
+        return [tuple(row) for row in con.execute(sql).fetchall()]
+    return [tuple(row) for row in ws.engine.raw_sql(sql).fetchall()]
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ from segmentum.catalog.settings import WorkspaceSettings
 from segmentum.ingest.errors import IngestError
 from segmentum.service.imports import ImportOptions, import_file
 from segmentum.service.workspace import Workspace
-from tests.ingest.conftest import FIXTURES
+from tests.ingest.conftest import FIXTURES, rows
 
 EXPECTED_REJECTS = {
     (4, ("bad_email",)),
@@ -36,10 +36,6 @@ def _mixed(tmp_path: Path) -> Path:
     return path
 
 
-def _rows(ws: Workspace, sql: str) -> list[tuple[object, ...]]:
-    return list(ws.engine.raw_sql(sql).fetchall())
-
-
 def test_mixed_file_loads_valid_rows_and_quarantines_every_bad_one(
     workspace: Workspace, tmp_path: Path
 ) -> None:
@@ -48,11 +44,11 @@ def test_mixed_file_loads_valid_rows_and_quarantines_every_bad_one(
     assert (summary.loaded, summary.updated, summary.unchanged, summary.rejected) == (4, 0, 0, 13)
     assert summary.rejected_by_reason["wrong_column_count"] == 2
     assert summary.rejected_by_reason["bad_email"] == 2
-    quarantined = _rows(
+    quarantined = rows(
         workspace, "SELECT row_number, reasons FROM quarantine WHERE table_name = 'customers'"
     )
     assert {(row, tuple(reasons.split(";"))) for row, reasons in quarantined} == EXPECTED_REJECTS
-    loaded = _rows(
+    loaded = rows(
         workspace,
         "SELECT customer_id, first_name, email, phone, country, timezone, signup_at, "
         "signup_date, birth_date, loyalty_member, tags FROM customers ORDER BY customer_id",
@@ -98,7 +94,7 @@ def test_reimport_changes_nothing(workspace: Workspace, tmp_path: Path) -> None:
     import_file(workspace, "customers", path, CZ)
     again = import_file(workspace, "customers", path, CZ)
     assert (again.loaded, again.updated, again.unchanged, again.rejected) == (0, 0, 4, 13)
-    assert _rows(workspace, "SELECT count(*) FROM customers") == [(4,)]
+    assert rows(workspace, "SELECT count(*) FROM customers") == [(4,)]
 
 
 def test_upsert_replaces_present_columns_and_keeps_absent_ones(workspace: Workspace, write) -> None:
@@ -110,7 +106,7 @@ def test_upsert_replaces_present_columns_and_keeps_absent_ones(workspace: Worksp
     assert (summary.loaded, summary.updated, summary.unchanged) == (0, 1, 1)
     summary = import_file(workspace, "customers", third, ImportOptions())
     assert (summary.loaded, summary.updated, summary.unchanged) == (0, 1, 0)
-    assert _rows(
+    assert rows(
         workspace, "SELECT customer_id, email, city, first_name FROM customers ORDER BY 1"
     ) == [("c1", "new@x.cz", None, "Jan"), ("c2", "b@x.cz", "Brno", None)]
 
@@ -121,11 +117,11 @@ def test_cp1251_without_encoding_fails_before_loading_and_names_it(
     path = write("ru.csv", "customer_id;first_name\nc1;Иван\nc2;Пётр Сергеевич\n", "cp1251")
     with pytest.raises(IngestError, match="cp1251"):
         import_file(workspace, "customers", path, ImportOptions())
-    assert _rows(workspace, "SELECT count(*) FROM customers") == [(0,)]
-    assert _rows(workspace, "SELECT count(*) FROM imports") == [(0,)]
+    assert rows(workspace, "SELECT count(*) FROM customers") == [(0,)]
+    assert rows(workspace, "SELECT count(*) FROM imports") == [(0,)]
     summary = import_file(workspace, "customers", path, ImportOptions(encoding="cp1251"))
     assert summary.loaded == 2
-    assert _rows(workspace, "SELECT first_name FROM customers ORDER BY 1") == [
+    assert rows(workspace, "SELECT first_name FROM customers ORDER BY 1") == [
         ("Иван",),
         ("Пётр Сергеевич",),
     ]
@@ -151,7 +147,7 @@ def test_column_mapping_and_semicolon_tags(workspace: Workspace, write) -> None:
     path = write("m.csv", "ID\tE-mail\tŠtítky\nc1\tA@B.CZ\tx ; y|z\n")
     options = ImportOptions(mapping={"customer_id": "ID", "email": "E-mail", "tags": "Štítky"})
     assert import_file(workspace, "customers", path, options).loaded == 1
-    assert _rows(workspace, "SELECT customer_id, email, tags FROM customers") == [
+    assert rows(workspace, "SELECT customer_id, email, tags FROM customers") == [
         ("c1", "a@b.cz", ["x", "y", "z"])
     ]
 
@@ -164,6 +160,6 @@ def test_custom_attributes_import_like_columns(workspace: Workspace, write) -> N
     path = write("c.csv", "customer_id,shoe_size,vip_since\nc1,42.5,2020-02-02\nc2,big,\n")
     summary = import_file(workspace, "customers", path, ImportOptions())
     assert (summary.loaded, summary.rejected_by_reason) == (1, {"bad_number": 1})
-    assert _rows(workspace, "SELECT shoe_size, vip_since FROM customers") == [
+    assert rows(workspace, "SELECT shoe_size, vip_since FROM customers") == [
         (42.5, dt.date(2020, 2, 2))
     ]

@@ -43,7 +43,7 @@ LIFECYCLE: dict[str, tuple[str, int | None]] = {
     "c25": ("active", 11), "c26": ("active", 6), "c29": ("active", 7), "c30": ("active", 40),
     "c31": ("active", 14), "c32": ("active", 14), "c35": ("active", 1), "c36": ("active", 0),
     "c37": ("active", 25), "c38": ("active", 15),
-    **{customer_id: ("zero", None) for customer_id in NO_ORDERS},
+    **dict.fromkeys(NO_ORDERS, ("zero", None)),
 }  # fmt: skip
 
 
@@ -82,9 +82,9 @@ def test_lifecycle_thresholds_come_from_settings() -> None:
 def test_rfm_values_on_the_shop() -> None:
     rfm = reference_rfm(DATA, CATALOG, SETTINGS, AS_OF)
     assert set(rfm) == UNIVERSE
-    assert {c: (r["r_score"], r["f_score"], r["m_score"]) for c, r in rfm.items() if c in BUYERS} == (
-        RFM_SCORES
-    )
+    assert {
+        c: (r["r_score"], r["f_score"], r["m_score"]) for c, r in rfm.items() if c in BUYERS
+    } == (RFM_SCORES)
     assert rfm["c01"]["recency_days"] == 5
     assert rfm["c01"]["frequency"] == 3
     assert rfm["c01"]["monetary"] == Decimal("2500.00")

@@ -40,7 +40,9 @@ def test_one_case_alone_equals_the_batch() -> None:
     for case in CASES:
         if any(isinstance(node, SegmentRef) for node in walk(case.definition)):
             continue
-        alone = evaluate_reference({case.name: case.definition}, DATA, CATALOG, SETTINGS, case.as_of)
+        alone = evaluate_reference(
+            {case.name: case.definition}, DATA, CATALOG, SETTINGS, case.as_of
+        )
         assert alone[case.name] == set(case.expected_ids), case.name
 
 

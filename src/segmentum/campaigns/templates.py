@@ -43,9 +43,9 @@ from typing import Any, Literal
 import jinja2
 import pyarrow as pa
 from jinja2 import nodes
+from jinja2.exceptions import SecurityError
 from jinja2.meta import find_undeclared_variables
 from jinja2.runtime import Context
-from jinja2.exceptions import SecurityError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from markupsafe import Markup, escape
 

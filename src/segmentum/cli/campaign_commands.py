@@ -15,6 +15,7 @@ from segmentum.service import campaigns as service
 app = typer.Typer(help="Per-segment campaigns: create, preview, dry-run, send, follow.")
 
 FormatOption = typer.Option(OutputFormat.table, "--format", "-f", help="table, csv or json")
+FileOption = typer.Option(..., "--file", help="The campaign definition (YAML or JSON).")
 SUMMARY_COLUMNS = (
     "segment", "variant", "audience", "eligible", "held_out", "generic", "queued", "deferred",
     "skipped", "no_address", "no_consent", "suppressed", "frequency_cap", "budget",
@@ -25,7 +26,7 @@ SUMMARY_COLUMNS = (
 @app.command("create")
 def create(
     ctx: typer.Context,
-    file: Path = typer.Option(..., "--file", help="The campaign definition (YAML or JSON)."),
+    file: Path = FileOption,
 ) -> None:
     """Create a draft campaign from a YAML file (its segments and template fields are checked)."""
     stored = service.create_campaign(workspace(ctx), service.load_campaign_file(file))
@@ -82,7 +83,9 @@ def send(ctx: typer.Context, campaign_id: str = typer.Argument(help="The campaig
 
 
 @app.command("pause")
-def pause(ctx: typer.Context, campaign_id: str = typer.Argument(help="The campaign's name")) -> None:
+def pause(
+    ctx: typer.Context, campaign_id: str = typer.Argument(help="The campaign's name")
+) -> None:
     """Stop delivering (queued messages wait); `resume` continues with the same ledger."""
     err_console.print(f"campaign {campaign_id}: {service.pause(workspace(ctx), campaign_id)}")
 
@@ -123,7 +126,7 @@ def status(
 
 
 @app.command("test-send")
-def test_send(
+def send_test(
     ctx: typer.Context,
     campaign_id: str = typer.Argument(help="The campaign's name"),
     output: OutputFormat = FormatOption,

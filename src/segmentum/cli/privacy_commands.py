@@ -13,6 +13,9 @@ from segmentum.cli.output import _plain, err_console
 from segmentum.service.consent import export_customer, forget_customer
 
 
+OutputOption = typer.Option(None, "--output", "-o", help="File (default stdout).")
+
+
 def forget(
     ctx: typer.Context,
     customer_id: str = typer.Argument(help="The customer's id"),
@@ -28,7 +31,7 @@ def forget(
 def export(
     ctx: typer.Context,
     customer_id: str = typer.Argument(help="The customer's id"),
-    output: Path | None = typer.Option(None, "--output", "-o", help="File (default stdout)."),
+    output: Path | None = OutputOption,
 ) -> None:
     """Write everything held about a customer as JSON."""
     document = json.dumps(_plain(export_customer(workspace(ctx), customer_id)),

@@ -4,7 +4,6 @@ It imports catalog, spec and Ibis only; it connects to nothing and reads no cloc
 passed in). See docs/compiler.md.
 """
 
-from segmentum.compiler.capabilities import supports
 from segmentum.compiler.errors import InvalidSegmentsError, SemanticIssue, UnsupportedError
 from segmentum.compiler.program import (
     compile_explain,
@@ -22,6 +21,5 @@ __all__ = [
     "compile_lifecycle",
     "compile_rfm",
     "compile_segments",
-    "supports",
     "validate",
 ]

@@ -9,6 +9,8 @@ column. Children arrive already lowered (their predicates); combinators only com
 # ruff: noqa: N802  (visit_<Node> names follow the node classes)
 from __future__ import annotations
 
+import calendar
+
 from collections.abc import Callable
 from datetime import date, timedelta
 from decimal import Decimal
@@ -152,7 +154,11 @@ class Lowerer:
 
         def age(rel: Any) -> Any:
             born = rel.birth_date
-            not_yet = (born.month() * 100 + born.day()) > (today.month * 100 + today.day)
+            born_day = born.month() * 100 + born.day()
+            if not calendar.isleap(today.year):
+                # 29 February birthdays fall on 28 February in non-leap years.
+                born_day = ibis.ifelse(born_day == 229, 228, born_day)
+            not_yet = born_day > (today.month * 100 + today.day)
             return today.year - born.year() - ibis.ifelse(not_yet, 1, 0)
 
         return age

@@ -38,7 +38,7 @@ def load_arrow(engine: Engine, table: str, data: pa.Table, mode: LoadMode = "app
         _load_postgres(engine, table, aligned, mode)
     else:
         _load_spark(engine, table, aligned, mode)
-    return aligned.num_rows
+    return int(aligned.num_rows)
 
 
 def align(data: pa.Table, target: pa.Schema, table: str = "table") -> pa.Table:
@@ -73,7 +73,7 @@ def _column_list(engine: Engine, data: pa.Table) -> str:
 
 
 def _load_duckdb(engine: Engine, table: str, data: pa.Table, mode: LoadMode) -> None:
-    con: Any = engine.backend.con  # type: ignore[attr-defined]
+    con: Any = engine.backend.con
     view = f"_segmentum_load_{uuid.uuid4().hex}"
     columns = _column_list(engine, data)
     con.register(view, data)
@@ -114,7 +114,7 @@ def _copy_ready(data: pa.Table) -> pa.Table:
 
 
 def _load_postgres(engine: Engine, table: str, data: pa.Table, mode: LoadMode) -> None:
-    con: Any = engine.backend.con  # type: ignore[attr-defined]
+    con: Any = engine.backend.con
     ready = _copy_ready(data)
     copy_sql = (
         f"COPY {engine.quote(table)} ({_column_list(engine, ready)}) FROM STDIN "
@@ -134,7 +134,7 @@ def _load_postgres(engine: Engine, table: str, data: pa.Table, mode: LoadMode) -
 
 
 def _load_spark(engine: Engine, table: str, data: pa.Table, mode: LoadMode) -> None:
-    session: Any = engine.backend._session  # type: ignore[attr-defined]
+    session: Any = engine.backend._session
     schema = session.table(engine.quote(table)).schema
     frame = session.createDataFrame(data, schema=schema)
     frame.write.insertInto(engine.quote(table), overwrite=mode == "replace")

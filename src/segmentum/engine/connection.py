@@ -69,13 +69,13 @@ class Engine:
     def raw_sql(self, sql: str, params: tuple[Any, ...] | None = None) -> Any:
         """Run engine-specific DDL that Ibis does not model (never with user values as text)."""
         if self.kind is EngineKind.DUCKDB:
-            return self.backend.con.execute(sql, params or ())  # type: ignore[attr-defined]
+            return self.backend.con.execute(sql, params or ())
         if self.kind is EngineKind.POSTGRES:
-            with self.backend.con.cursor() as cursor:  # type: ignore[attr-defined]
+            with self.backend.con.cursor() as cursor:
                 cursor.execute(sql, params)
-            self.backend.con.commit()  # type: ignore[attr-defined]
+            self.backend.con.commit()
             return None
-        session = self.backend._session  # type: ignore[attr-defined]
+        session = self.backend._session
         return session.sql(sql, args=list(params)) if params else session.sql(sql)
 
     def close(self) -> None:
@@ -230,7 +230,7 @@ def ensure_schema(engine: Engine, catalog: Catalog) -> None:
 
 def _collate_text_columns(engine: Engine, table: str, columns: tuple[Column, ...]) -> None:
     text_columns = [column.name for column in columns if column.type in TEXT_TYPES]
-    rows = engine.backend.con.execute(  # type: ignore[attr-defined]
+    rows = engine.backend.con.execute(
         "SELECT column_name, collation_name FROM information_schema.columns "
         "WHERE table_schema = current_schema() AND table_name = %s",
         (table,),

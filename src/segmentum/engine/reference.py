@@ -444,7 +444,9 @@ def _in_window(ctx: _Context, record: _Record, window: Any) -> bool:
     if isinstance(window, Within):
         return _older_bound(ctx, record, window.duration)
     if isinstance(window, Ago):
-        return _newer_bound(ctx, record, window.newest) and _older_bound(ctx, record, window.oldest)
+        if not _newer_bound(ctx, record, window.newest):
+            return False
+        return window.oldest is None or _older_bound(ctx, record, window.oldest)
     if isinstance(window, Dates):
         return window.start <= record.local_date <= window.end
     if isinstance(window, SinceSignup):
@@ -564,7 +566,7 @@ def _sequence(ctx: _Context, node: SequenceNode, customer_id: str) -> bool:
     for first in _selected(ctx, node.first, customer_id):
         end = _within_end(first.instant, node.within, ctx.as_of)
         found = any(
-            first.instant <= then.instant <= end
+            first.instant < then.instant <= end
             and all(
                 _equal_fields(_field_value(first, a), _field_value(then, b)) for a, b in node.match
             )

@@ -41,6 +41,8 @@ appender.console.layout.type = PatternLayout
 appender.console.layout.pattern = %d{HH:mm:ss} %p %c{1}: %m%n%ex
 logger.native.name = org.apache.hadoop.util.NativeCodeLoader
 logger.native.level = error
+logger.tasksize.name = org.apache.spark.scheduler.TaskSetManager
+logger.tasksize.level = error
 """
 
 

@@ -1,8 +1,9 @@
 """`import_file`: read, validate set-based, quarantine bad rows, upsert the rest atomically.
 
 Steps (each reported to ``progress``): stage the file as text, normalise distinct phone and
-country values, type and check every cell in one statement, add the cross-row checks
-(duplicate keys, unknown customers), write the rejects, then upsert in one transaction.
+country values, type and check every cell in one statement (a reason bit mask per row), add
+the cross-row checks (duplicate keys, unknown customers), build and write the rejects only
+when a row has a reason, then upsert straight from the typed rows in one transaction.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import duckdb
 import pyarrow as pa
 import pyarrow.csv as pa_csv
 
@@ -22,11 +24,11 @@ from segmentum.catalog.schema import Catalog
 from segmentum.catalog.settings import WorkspaceSettings
 from segmentum.catalog.tables import Table
 from segmentum.engine.connection import Engine, EngineKind
-from segmentum.ingest import normalize
+from segmentum.ingest import normalize, postgres
 from segmentum.ingest.errors import IngestError
-from segmentum.ingest.merge import create_missing_customers, merge
+from segmentum.ingest.merge import MergeCounts, create_missing_customers, merge
 from segmentum.ingest.reading import Staged, file_format, lit, q, stage_file
-from segmentum.ingest.validate import Context, typed_query
+from segmentum.ingest.validate import Context, reason_list, typed_query
 
 #: Tables whose rows name a customer that must exist (or be created).
 CUSTOMER_TABLES = ("orders", "returns", "events", "subscriptions")
@@ -146,8 +148,8 @@ def _lookups(
     staged: Staged,
     present: Mapping[str, str],
     options: ImportOptions,
-    settings: WorkspaceSettings,
 ) -> dict[str, str]:
+    """Per-DISTINCT-value lookup tables (phones, countries) and the zone list."""
     names: dict[str, str] = {}
 
     def distinct(column: str) -> pa.Array:
@@ -168,21 +170,25 @@ def _lookups(
     if table.name == "customers" and "timezone" in present:
         names["zones"] = f"{prefix}_zones"
         _register(con, names["zones"], normalize.time_zones())
-    if table.name == "orders":
-        rates = {settings.currency: Decimal(1), **settings.rates, **(options.rates or {})}
-        rates[settings.currency] = Decimal(1)
-        names["rates"] = f"{prefix}_rates"
-        con.execute(f"CREATE TEMP TABLE {names['rates']} (code VARCHAR, rate DECIMAL(24,10))")
-        con.executemany(
-            f"INSERT INTO {names['rates']} VALUES (?, ?)", [[c, r] for c, r in rates.items()]
-        )
     return names
 
 
+def _rates(table: Table, options: ImportOptions, settings: WorkspaceSettings) -> dict[str, Decimal]:
+    if table.name != "orders":
+        return {}
+    rates = {settings.currency: Decimal(1), **settings.rates, **(options.rates or {})}
+    rates[settings.currency] = Decimal(1)
+    return rates
+
+
 def _cross_row_checks(
-    con: Any, table: Table, typed: str, extra: str, create_customers: bool
-) -> None:
-    """Reasons that need more than one row: duplicate keys, unknown customers."""
+    con: Any, table: Table, typed: str, extra: str, known_customers: str | None
+) -> int:
+    """Reasons that need more than one row: duplicate keys, unknown customers.
+
+    ``known_customers`` is a relation with a ``customer_id`` column (None: no check). Returns
+    the number of (row, reason) pairs written to ``extra``.
+    """
     con.execute(f"CREATE TEMP TABLE {extra} (__row BIGINT, code VARCHAR)")
     key = table.key if table.name != "subscriptions" else (*table.key, "changed_at")
     keys = ", ".join(q(column) for column in key)
@@ -197,20 +203,37 @@ def _cross_row_checks(
                 SELECT __row, row_number() OVER (PARTITION BY {keys} ORDER BY __row) AS n
                 FROM {typed} WHERE {not_null}) WHERE n > 1"""
         )
-    if table.name in CUSTOMER_TABLES and not create_customers:
+    if known_customers is not None:
         con.execute(
             f"""INSERT INTO {extra} SELECT x.__row, 'unknown_customer' FROM {typed} x
                 WHERE x.customer_id IS NOT NULL AND NOT EXISTS
-                (SELECT 1 FROM customers c WHERE c.customer_id = x.customer_id)"""
+                (SELECT 1 FROM {known_customers} c WHERE c.customer_id = x.customer_id)"""
         )
+    return int(con.execute(f"SELECT count(*) FROM {extra}").fetchone()[0])
 
 
-def _rejected_rows(con: Any, staged: Staged, typed: str, extra: str, rejected: str) -> pa.Table:
+def _no_rejects(staged: Staged) -> pa.Table:
+    """The (empty) rejected-rows table of a clean file, with the usual columns."""
+    fields = [
+        pa.field("row_number", pa.int64()),
+        pa.field("reasons", pa.list_(pa.string())),
+        pa.field("raw", pa.string()),
+        *(pa.field(name, pa.string()) for name in staged.columns),
+    ]
+    return pa.schema(fields).empty_table()
+
+
+def _rejected_rows(
+    con: Any, staged: Staged, typed: str, codes: tuple[str, ...], extra: str, rejected: str
+) -> pa.Table:
+    """Rows with a reason: ``rejected`` (``__row``, ``reasons``) and their raw cells."""
     con.execute(
-        f"""CREATE TEMP TABLE {rejected} AS SELECT __row, list_sort(list_distinct(
-            flatten([__reasons, coalesce(x.codes, [])]))) AS reasons FROM {typed}
+        f"""CREATE TEMP TABLE {rejected} AS SELECT __row, list_sort(list_distinct(flatten(
+            [{reason_list("t.__mask", codes)}, coalesce(x.codes, [])]))) AS reasons
+            FROM (SELECT __row, __mask FROM {typed} WHERE __mask <> 0
+                  OR __row IN (SELECT __row FROM {extra})) t
             LEFT JOIN (SELECT __row, list(code) AS codes FROM {extra} GROUP BY __row) x
-            USING (__row) WHERE len(__reasons) > 0 OR x.codes IS NOT NULL"""
+            USING (__row)"""
     )
     pairs = ", ".join(f"{lit(name)}, r.{column}" for name, column in staged.columns.items())
     raw_cells = ", ".join(f"r.{column} AS {q(name)}" for name, column in staged.columns.items())
@@ -251,6 +274,32 @@ def _tally(rejected: pa.Table) -> dict[str, int]:
     return dict(sorted(counts.items()))
 
 
+def _finish(
+    target: Table,
+    path: Path,
+    counts: MergeCounts,
+    superseded: int,
+    rejected: pa.Table,
+    rejects_path: Path | None,
+    created: int,
+    before_commit: Callable[[ImportResult], None] | None,
+) -> ImportResult:
+    summary = ImportSummary(
+        table=target.name,
+        source=str(path),
+        loaded=counts.loaded,
+        updated=counts.updated,
+        unchanged=counts.unchanged + superseded,
+        rejected=rejected.num_rows,
+        rejected_by_reason=_tally(rejected),
+        rejects_path=rejects_path,
+    )
+    result = ImportResult(summary, rejected, created)
+    if before_commit is not None:
+        before_commit(result)
+    return result
+
+
 def import_file(
     engine: Engine,
     catalog: Catalog,
@@ -264,13 +313,20 @@ def import_file(
 ) -> ImportResult:
     """Import one file into ``table``; see docs/import.md.
 
-    ``before_commit`` runs inside the load transaction (the service records the import and
-    its quarantine there, so a crash leaves either everything or nothing).
+    Staging and validation run in DuckDB: the target's own connection for a DuckDB engine, a
+    private in-process one for PostgreSQL (whose valid rows then go to PostgreSQL by COPY and
+    are merged there, see :mod:`segmentum.ingest.postgres`). ``before_commit`` runs inside
+    the load transaction (the service records the import and its quarantine there, so a crash
+    leaves either everything or nothing).
     """
     target = _check_options(table, catalog, options)
-    if engine.kind is not EngineKind.DUCKDB:
+    if engine.kind is EngineKind.DUCKDB:
+        con: Any = engine.backend.con
+    elif engine.kind is EngineKind.POSTGRES:
+        con = duckdb.connect()
+    else:
         raise IngestError(f"importing into a {engine.kind.value} engine is not supported yet")
-    con: Any = engine.backend.con
+    private = engine.kind is not EngineKind.DUCKDB
     prefix = "__import_" + uuid.uuid4().hex[:12]
     step = 0
 
@@ -290,7 +346,7 @@ def import_file(
         staged = stage_file(con, prefix + "_raw", path, fmt, options.delimiter, options.encoding)
         advance()
         present = _present_columns(target, staged, options)
-        lookups = _lookups(con, prefix, target, staged, present, options, settings)
+        lookups = _lookups(con, prefix, target, staged, present, options)
         temps.extend(lookups.values())
         advance()
         ctx = Context(
@@ -299,15 +355,27 @@ def import_file(
             currency=settings.currency,
             date_format=options.date_format,
             event_types=tuple(catalog.event_types),
+            rates=_rates(target, options, settings) or None,
             **lookups,
         )
         typed = prefix + "_typed"
         query = typed_query(catalog, target, staged.table, present, ctx, typed)
         con.execute(query.sql)
         advance()
+        known: str | None = None
+        if target.name in CUSTOMER_TABLES and not options.create_customers:
+            if private:
+                known = postgres.known_customers(engine, con, typed, prefix + "_known")
+                temps.append(known)
+            else:
+                known = "customers"
         extra = prefix + "_extra"
-        _cross_row_checks(con, target, typed, extra, options.create_customers)
-        rejected = _rejected_rows(con, staged, typed, extra, prefix + "_rejected")
+        cross_row = _cross_row_checks(con, target, typed, extra, known)
+        masked = int(con.execute(f"SELECT count(*) FROM {typed} WHERE __mask <> 0").fetchone()[0])
+        if masked or cross_row:
+            rejected = _rejected_rows(con, staged, typed, query.codes, extra, prefix + "_rejected")
+        else:
+            rejected = _no_rejects(staged)  # a clean file: no rejected-rows table at all
         advance()
         rejects_path: Path | None = None
         if rejected.num_rows:
@@ -316,10 +384,13 @@ def import_file(
         advance()
         incoming = prefix + "_in"
         names = ", ".join(q(column) for column in query.columns)
-        valid = (
-            f"SELECT __row, {names} FROM {typed} t WHERE len(__reasons) = 0 AND NOT EXISTS "
-            f"(SELECT 1 FROM {prefix}_rejected j WHERE j.__row = t.__row)"
-        )
+        conditions = []
+        if masked:
+            conditions.append("t.__mask = 0")
+        if cross_row:
+            conditions.append(f"NOT EXISTS (SELECT 1 FROM {extra} x WHERE x.__row = t.__row)")
+        where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
+        valid = f"SELECT __row, {names} FROM {typed} t{where}"
         superseded = 0
         if target.name == "subscriptions":
             keys = ", ".join(q(column) for column in target.key)
@@ -334,25 +405,26 @@ def import_file(
             )
         else:
             con.execute(f"CREATE TEMP VIEW {incoming} AS {valid}")
+
+        def finish(counts: MergeCounts, created: int) -> ImportResult:
+            return _finish(
+                target, path, counts, superseded, rejected, rejects_path, created, before_commit
+            )
+
+        if private:
+            create = options.create_customers and target.name in CUSTOMER_TABLES
+            result = postgres.load_and_merge(
+                engine, con, target, incoming, query.columns, prefix, create, finish
+            )
+            advance()
+            return result
         con.execute("BEGIN TRANSACTION")
         try:
             created = 0
             if options.create_customers and target.name in CUSTOMER_TABLES:
                 created = create_missing_customers(con, incoming)
             counts = merge(con, target, incoming, query.columns, prefix + "_work")
-            summary = ImportSummary(
-                table=target.name,
-                source=str(path),
-                loaded=counts.loaded,
-                updated=counts.updated,
-                unchanged=counts.unchanged + superseded,
-                rejected=rejected.num_rows,
-                rejected_by_reason=_tally(rejected),
-                rejects_path=rejects_path,
-            )
-            result = ImportResult(summary, rejected, created)
-            if before_commit is not None:
-                before_commit(result)
+            result = finish(counts, created)
             con.execute("COMMIT")
         except BaseException:
             con.execute("ROLLBACK")
@@ -360,7 +432,10 @@ def import_file(
         advance()
         return result
     finally:
-        for name in reversed(temps):
-            _drop(con, name)
+        if private:
+            con.close()
+        else:
+            for name in reversed(temps):
+                _drop(con, name)
         if staged is not None and staged.transcoded is not None:
             staged.transcoded.unlink(missing_ok=True)

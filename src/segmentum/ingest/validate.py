@@ -3,15 +3,18 @@
 The statement runs in the DuckDB staging connection over the raw text table; it never runs
 on the target engine, so a PostgreSQL target later receives the same validated Arrow rows.
 Three steps: ``s`` trims cells (empty -> NULL), ``t`` converts them to their catalog types
-(``TRY_CAST``, joins with the per-distinct-value phone/country maps, the zone list and the
-currency rates), and the final projection lists, per row, every reason code whose condition
-holds.
+(``TRY_CAST``, joins with the per-distinct-value phone/country maps and the zone list; the
+currency rates are a ``CASE`` over literals), and the final projection sets, per row, one bit
+of ``__mask`` for every reason code whose condition holds (an integer OR, no per-row list:
+a clean row is ``__mask = 0``; :func:`reason_list` turns the bits back into codes for the few
+rejected rows).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from decimal import Decimal
 
 from segmentum.catalog.schema import Catalog
 from segmentum.catalog.tables import CHANNELS, LEAD_STAGES, SUBSCRIPTION_STATUSES, Column, Table
@@ -64,7 +67,8 @@ class Context:
     phones: str | None = None
     countries: str | None = None
     zones: str | None = None
-    rates: str | None = None
+    #: Currency code -> units of workspace currency per unit (orders only).
+    rates: Mapping[str, Decimal] | None = None
     event_types: tuple[str, ...] = ()
 
 
@@ -100,10 +104,17 @@ def _timestamp(v: str, ctx: Context) -> str:
         if "%z" in ctx.date_format or "%Z" in ctx.date_format:
             return f"timezone('UTC', {parsed})"
         return _to_utc(parsed, ctx.zone)
+    zone_less = _to_utc(f"TRY_CAST({v} AS TIMESTAMP)", ctx.zone)
+    # Fast path, no regex: _ZONED needs a value ending in Z/z/UTC (a letter) or a +/- offset
+    # after the date (a '+', or a '-' past the date's dashes, which end by position 8). A
+    # value ending in a digit with neither cannot match it, so it takes the zone-less branch
+    # directly; every other value is routed by the regex exactly as before.
     return (
-        f"CASE WHEN regexp_full_match({v}, {lit(_ZONED)}) "
+        f"CASE WHEN right({v}, 1) BETWEEN '0' AND '9' AND NOT contains({v}, '+') "
+        f"AND NOT contains(substr({v}, 9), '-') THEN {zone_less} "
+        f"WHEN regexp_full_match({v}, {lit(_ZONED)}) "
         f"THEN timezone('UTC', TRY_CAST(regexp_replace({v}, '\\s*UTC$', '+00:00') AS TIMESTAMPTZ)) "
-        f"ELSE {_to_utc(f'TRY_CAST({v} AS TIMESTAMP)', ctx.zone)} END"
+        f"ELSE {zone_less} END"
     )
 
 
@@ -211,6 +222,28 @@ class TypedQuery:
     sql: str
     #: Target columns the statement produces (file columns plus derived ones).
     columns: tuple[str, ...]
+    #: Reason codes by bit of ``__mask`` (bit i is ``1 << i``), sorted.
+    codes: tuple[str, ...] = ()
+
+
+def reason_list(mask: str, codes: Sequence[str]) -> str:
+    """SQL for the sorted list of reason codes whose bits are set in the BIGINT ``mask``."""
+    if not codes:
+        return "CAST([] AS VARCHAR[])"
+    items = ", ".join(
+        f"CASE WHEN ({mask} & {1 << bit}) <> 0 THEN {lit(code)} END"
+        for bit, code in enumerate(codes)
+    )
+    return f"list_filter([{items}], lambda x: x IS NOT NULL)"
+
+
+def _rate_case(code: str, rates: Mapping[str, Decimal]) -> str:
+    """The rate of currency ``code`` from literal rates (NULL: unknown currency)."""
+    whens = " ".join(
+        f"WHEN {lit(currency)} THEN CAST({lit(str(rate))} AS DECIMAL(24,10))"
+        for currency, rate in sorted(rates.items())
+    )
+    return f"CASE {code} {whens} END"
 
 
 def typed_query(
@@ -221,7 +254,7 @@ def typed_query(
     ctx: Context,
     output: str,
 ) -> TypedQuery:
-    """``CREATE TEMP TABLE output`` with typed target columns, ``__row`` and ``__reasons``.
+    """``CREATE TEMP TABLE output`` with typed target columns, ``__row`` and ``__mask``.
 
     ``present`` maps each target column found in the file to its staging column.
     """
@@ -253,7 +286,7 @@ def typed_query(
     joins: list[str] = []
     t_parts = ["s.*"]
     final_parts = ["__row"]
-    reasons = ["CASE WHEN __bad_count THEN 'wrong_column_count' END"]
+    reasons: list[tuple[str, str]] = [("__bad_count", "wrong_column_count")]
     for column in columns:
         v = q("v_" + column.name)
         t = q("t_" + column.name)
@@ -264,16 +297,20 @@ def typed_query(
             value = f"CASE WHEN {condition} THEN {value} END"
         t_parts.append(f"{value} AS {t}")
         if table.name == "orders" and column.name == "amount" and ctx.rates:
-            final_parts.append(f"CAST(round({t} * __rate, 2) AS DECIMAL(18,2)) AS {q(column.name)}")
+            # Rate 1 (the workspace currency): the amount as is, no DECIMAL(38) arithmetic.
+            final_parts.append(
+                f"CASE WHEN __rate = 1 THEN {t} "
+                f"ELSE CAST(round({t} * __rate, 2) AS DECIMAL(18,2)) END AS {q(column.name)}"
+            )
         else:
             final_parts.append(f"{t} AS {q(column.name)}")
         for template, code in cell.reasons:
             check = template.replace("{t}", t)
             if condition is not None:
                 check = f"({condition}) AND ({check})"
-            reasons.append(f"CASE WHEN {check} THEN '{code}' END")
+            reasons.append((check, code))
         if column.required:
-            reasons.append(f"CASE WHEN {v} IS NULL THEN 'missing_required' END")
+            reasons.append((f"{v} IS NULL", "missing_required"))
     if ctx.phones and "phone" in present and table.name == "customers":
         joins.append(f"LEFT JOIN {ctx.phones} ph ON ph.raw = s.{q('v_phone')}")
     if ctx.countries and "country" in present and table.name == "customers":
@@ -283,8 +320,8 @@ def typed_query(
         t_parts.append("zo.zone AS __zone")
     if ctx.rates and table.name == "orders":
         code = f"upper(s.{q('v_currency')})" if "currency" in present else "NULL"
-        joins.append(f"LEFT JOIN {ctx.rates} ra ON ra.code = coalesce({code}, {lit(ctx.currency)})")
-        t_parts.append("ra.rate AS __rate")
+        rate = _rate_case(f"coalesce({code}, {lit(ctx.currency)})", ctx.rates)
+        t_parts.append(f"{rate} AS __rate")
     produced = [column.name for column in columns]
     derived_columns = [column.name for column in table.columns if column.derived]
     if table.time_column is not None and table.time_column in present and derived_columns:
@@ -292,10 +329,14 @@ def typed_query(
         local = _local_date(q("t_" + table.time_column), ctx.workspace_zone)
         final_parts.append(f"{local} AS {q(derived)}")
         produced.append(derived)
-    final_parts.append(f"list_sort(list_distinct([{', '.join(reasons)}])) AS __reasons")
+    codes = tuple(sorted({code for _, code in reasons}))
+    bits = " | ".join(
+        f"CASE WHEN {check} THEN {1 << codes.index(code)} ELSE 0 END" for check, code in reasons
+    )
+    final_parts.append(f"CAST({bits} AS BIGINT) AS __mask")
     sql = (
         f"CREATE TEMP TABLE {output} AS WITH s AS (SELECT {', '.join(s_parts)} FROM {raw_table}), "
         f"t AS (SELECT {', '.join(t_parts)} FROM s {' '.join(joins)}) "
         f"SELECT {', '.join(final_parts)} FROM t"
     )
-    return TypedQuery(sql, tuple(produced))
+    return TypedQuery(sql, tuple(produced), codes)

@@ -110,14 +110,21 @@ def import_file(
     """Import ``path`` into ``table``; bad rows go to the quarantine table and a rejects file.
 
     The load, the ``imports`` row and the quarantine rows commit together when the app store
-    shares the data engine's DuckDB file (the default).
+    shares the data engine's database (the default: the same DuckDB file or PostgreSQL
+    database).
     """
     import_id = str(uuid.uuid4())
     started_at = _now()
     shared = ws.store.connection is getattr(ws.engine.backend, "con", None)
 
     def record(result: ImportResult) -> None:
-        if shared:
+        if not shared:
+            return
+        if ws.store.kind is EngineKind.POSTGRES:
+            # Inside the import's transaction: the store must not commit (a savepoint).
+            with ws.store.transaction():
+                _record(ws, import_id, started_at, result)
+        else:
             _record(ws, import_id, started_at, result)
 
     result = ingest_file(

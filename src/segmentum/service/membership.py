@@ -92,4 +92,4 @@ def export_members(
             raise ServiceError(f"{file}: export writes .csv or .parquet")
     except OSError as error:
         raise ServiceError(f"cannot write {file}: {error}") from error
-    return table.num_rows
+    return int(table.num_rows)

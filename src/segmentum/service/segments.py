@@ -6,6 +6,7 @@ definitions it needs (a preview of one definition still inlines the segments it 
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -22,14 +23,14 @@ from segmentum.compiler import (
     validate,
 )
 from segmentum.engine.capabilities import supports
+from segmentum.service.clock import now_utc, resolve_as_of
+from segmentum.service.errors import ServiceError
+from segmentum.service.workspace import Workspace
 from segmentum.spec.describe import describe
 from segmentum.spec.errors import SpecError
 from segmentum.spec.external import from_external, to_external
 from segmentum.spec.nodes import Node, SegmentRef, walk
 from segmentum.spec.text import parse_text, to_text
-from segmentum.service.clock import now_utc, resolve_as_of
-from segmentum.service.errors import ServiceError
-from segmentum.service.workspace import Workspace
 from segmentum.store import segments as segment_store
 
 NAME_PATTERN = r"^[a-z][a-z0-9_]{0,62}$"
@@ -291,7 +292,7 @@ def segment_sql(ws: Workspace, name: str, dialect: str) -> str:
     expr = evaluate(ws, definitions, instant)
     expr = expr.filter(expr[name]).select("customer_id")
     if dialect == "pyspark":
-        import ibis.backends.pyspark  # noqa: F401  (registers the dialect for to_sql)
+        importlib.import_module("ibis.backends.pyspark")  # registers the dialect for to_sql
     return str(ibis.to_sql(expr, dialect=dialect))
 
 

@@ -95,11 +95,11 @@ def open_store(url: str | None, data_engine: Engine) -> AppStore:
     url = url or os.environ.get("SEGMENTUM_APP_DB")
     if url is None or url == data_engine.url:
         if data_engine.kind is EngineKind.DUCKDB:
-            return AppStore(EngineKind.DUCKDB, data_engine.backend.con, data_engine.url)  # type: ignore[attr-defined]
+            return AppStore(EngineKind.DUCKDB, data_engine.backend.con, data_engine.url)
         if data_engine.kind is EngineKind.POSTGRES:
-            return AppStore(EngineKind.POSTGRES, data_engine.backend.con, data_engine.url)  # type: ignore[attr-defined]
+            return AppStore(EngineKind.POSTGRES, data_engine.backend.con, data_engine.url)
         raise StoreError("a Spark data engine needs an app store: give --app-db PATH|URL")
     engine = connect(url)
     if engine.kind is EngineKind.PYSPARK:
         raise StoreError("the app store must be DuckDB or PostgreSQL, not Spark")
-    return AppStore(engine.kind, engine.backend.con, url)  # type: ignore[attr-defined]
+    return AppStore(engine.kind, engine.backend.con, url)

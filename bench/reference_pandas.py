@@ -6,14 +6,14 @@ turned back into DECIMAL(38,2) at the end.
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from bench.reference_polars import K, RANGES
+from bench.reference_polars import RANGES, K
 
 
 def _score(i: pd.Series, n: int) -> pd.Series:
@@ -55,12 +55,16 @@ def run(data: Path, as_of: datetime, today: date) -> pa.Table:
     )
     base = universe.merge(per_customer, left_on="customer_id", right_index=True, how="left")
 
-    scored = base.loc[base.recency_days.notna(), ["customer_id", "recency_days", "frequency",
-                                                   "monetary"]].copy()
+    scored = base.loc[
+        base.recency_days.notna(), ["customer_id", "recency_days", "frequency", "monetary"]
+    ].copy()
     n = len(scored)
     scored["neg_recency"] = -scored.recency_days
-    for column, value in (("r_score", "neg_recency"), ("f_score", "frequency"),
-                          ("m_score", "monetary")):
+    for column, value in (
+        ("r_score", "neg_recency"),
+        ("f_score", "frequency"),
+        ("m_score", "monetary"),
+    ):
         ordered = scored.sort_values([value, "customer_id"], kind="stable")
         position = pd.Series(np.arange(n, dtype="int64"), index=ordered.index)
         scored[column] = _score(position, n).reindex(scored.index)
@@ -78,8 +82,9 @@ def run(data: Path, as_of: datetime, today: date) -> pa.Table:
     scored["rfm_group"] = group
 
     out = base[["customer_id", "recency_days", "q_ago", "p_ago"]].merge(
-        scored[["customer_id", "frequency", "monetary", "r_score", "f_score", "m_score",
-                "rfm_group"]],
+        scored[
+            ["customer_id", "frequency", "monetary", "r_score", "f_score", "m_score", "rfm_group"]
+        ],
         on="customer_id",
         how="left",
     )
@@ -98,6 +103,16 @@ def run(data: Path, as_of: datetime, today: date) -> pa.Table:
     )
     out["stage"] = stage
     out["days_since_last_purchase"] = out.recency_days
-    columns = ["customer_id", "recency_days", "frequency", "monetary", "r_score", "f_score",
-               "m_score", "rfm_group", "stage", "days_since_last_purchase"]
+    columns = [
+        "customer_id",
+        "recency_days",
+        "frequency",
+        "monetary",
+        "r_score",
+        "f_score",
+        "m_score",
+        "rfm_group",
+        "stage",
+        "days_since_last_purchase",
+    ]
     return pa.Table.from_pandas(out[columns], preserve_index=False)

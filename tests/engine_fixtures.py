@@ -206,39 +206,49 @@ def _fresh_name() -> str:
     return f"t_{uuid.uuid4().hex[:12]}"
 
 
+def fresh_engine(
+    request: pytest.FixtureRequest, kind: str | EngineKind, catalog: Catalog | None = None
+) -> tuple[Engine, Callable[[], None]]:
+    """A clean engine of ``kind`` with the catalog tables, and the function that drops it.
+
+    Usable from fixtures of any scope (the server fixtures are session-scoped)."""
+    kind = EngineKind(kind)
+    cleanup: Callable[[], None]
+    if kind is EngineKind.DUCKDB:
+        engine = connect(":memory:")
+        cleanup = engine.close
+    elif kind is EngineKind.POSTGRES:
+        server_url = request.getfixturevalue("postgres_url")
+        name = _fresh_name()
+        with admin_connection(server_url) as con:
+            con.execute(f'CREATE DATABASE "{name}" TEMPLATE template0')
+        engine = connect(f"{server_url.rsplit('/', 1)[0]}/{name}")
+
+        def cleanup(engine: Engine = engine, name: str = name) -> None:
+            engine.close()
+            with admin_connection(server_url) as con:
+                con.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+    else:
+        url = request.getfixturevalue("spark_url")
+        name = _fresh_name()
+        engine = connect(f"{url}?database={name}")
+
+        def cleanup(engine: Engine = engine, name: str = name) -> None:
+            engine.raw_sql(f"DROP DATABASE IF EXISTS `{name}` CASCADE")
+
+    ensure_schema(engine, catalog or build_catalog(WorkspaceSettings()))
+    return engine, cleanup
+
+
 @pytest.fixture
 def engine_factory(request: pytest.FixtureRequest) -> Iterator[EngineFactory]:
     """``engine_factory(kind, catalog=None)``: a clean engine with the catalog tables."""
     cleanups: list[Callable[[], None]] = []
 
     def make(kind: str | EngineKind, catalog: Catalog | None = None) -> Engine:
-        kind = EngineKind(kind)
-        if kind is EngineKind.DUCKDB:
-            engine = connect(":memory:")
-            cleanups.append(engine.close)
-        elif kind is EngineKind.POSTGRES:
-            server_url = request.getfixturevalue("postgres_url")
-            name = _fresh_name()
-            with admin_connection(server_url) as con:
-                con.execute(f'CREATE DATABASE "{name}" TEMPLATE template0')
-            engine = connect(f"{server_url.rsplit('/', 1)[0]}/{name}")
-
-            def drop_database(engine: Engine = engine, name: str = name) -> None:
-                engine.close()
-                with admin_connection(server_url) as con:
-                    con.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-            cleanups.append(drop_database)
-        else:
-            url = request.getfixturevalue("spark_url")
-            name = _fresh_name()
-            engine = connect(f"{url}?database={name}")
-
-            def drop_spark_database(engine: Engine = engine, name: str = name) -> None:
-                engine.raw_sql(f"DROP DATABASE IF EXISTS `{name}` CASCADE")
-
-            cleanups.append(drop_spark_database)
-        ensure_schema(engine, catalog or build_catalog(WorkspaceSettings()))
+        engine, cleanup = fresh_engine(request, kind, catalog)
+        cleanups.append(cleanup)
         return engine
 
     yield make

@@ -71,10 +71,10 @@ def test_consent_suppression_and_address() -> None:
 
 def test_holdout_uses_the_md5_bucket_rule_after_consent() -> None:
     ids = [f"C{i:04d}" for i in range(200)]
+    draw = {"holdout_pct": 20, "holdout_seed": "spring"}
     cands = _candidates(
-        [{"customer_id": c, "recipient": f"+42070{i:07d}", "holdout_pct": 20, "holdout_seed": "spring"}
-         for i, c in enumerate(ids)]
-    )  # fmt: skip
+        [{"customer_id": c, "recipient": f"+42070{i:07d}", **draw} for i, c in enumerate(ids)]
+    )
     subs = _subs([(c, "opted_in" if i % 2 else "opted_out", T0) for i, c in enumerate(ids)])
     result = gate(cands, subs, None, None, Policy()).to_pylist()
     held = {r["customer_id"] for r in result if r["reason"] == "held_out"}

@@ -35,7 +35,11 @@ def shop(tmp_path_factory: pytest.TempPathFactory) -> Path:
     run(db, "segments", "create", "vip", "--where", 'has_tag("vip")')
     run(db, "segments", "create", "recent_buyers", "--where", "orders(within 30d).count() >= 1")
     run(
-        db, "segments", "create", "vip_buyers", "--where",
+        db,
+        "segments",
+        "create",
+        "vip_buyers",
+        "--where",
         "in_segment(vip) and in_segment(recent_buyers)",
     )
     return db
@@ -53,16 +57,33 @@ def test_list_sizes_and_sentences(shop: Path) -> None:
 
 def test_members_with_columns_csv(shop: Path) -> None:
     out = run(
-        shop, "segments", "members", "vip", "--as-of", "2024-05-15",
-        "--columns", "first_name,last_name", "-f", "csv",
+        shop,
+        "segments",
+        "members",
+        "vip",
+        "--as-of",
+        "2024-05-15",
+        "--columns",
+        "first_name,last_name",
+        "-f",
+        "csv",
     ).stdout
     assert out == "customer_id,first_name,last_name\nc1,Иван,Петров\nc3,Anna,=SUM(A1)\n"
 
 
 def test_signed_up_after_as_of_is_in_no_segment(shop: Path) -> None:
     preview = json.loads(
-        run(shop, "segments", "preview", "--where", 'country = "CZ"', "--as-of", "2024-05-15",
-            "-f", "json").stdout
+        run(
+            shop,
+            "segments",
+            "preview",
+            "--where",
+            'country = "CZ"',
+            "--as-of",
+            "2024-05-15",
+            "-f",
+            "json",
+        ).stdout
     )
     assert preview["count"] == 1
     assert preview["sample"] == ["c2"]
@@ -70,8 +91,13 @@ def test_signed_up_after_as_of_is_in_no_segment(shop: Path) -> None:
 
 def test_validate_reports_every_problem(shop: Path) -> None:
     result = run(
-        shop, "segments", "validate", "-f", "json", "--where",
-        'attribute(nope) = 1 and in_segment(missing) and orders(within 30d).count() >= 1',
+        shop,
+        "segments",
+        "validate",
+        "-f",
+        "json",
+        "--where",
+        "attribute(nope) = 1 and in_segment(missing) and orders(within 30d).count() >= 1",
         check=False,
     )
     assert result.returncode == 1
@@ -90,8 +116,18 @@ def test_invalid_create_is_refused_and_saves_nothing(shop: Path) -> None:
 
 def test_explain(shop: Path) -> None:
     rows = json.loads(
-        run(shop, "segments", "explain", "recent_buyers", "--customer", "c1", "--as-of",
-            "2024-05-15", "-f", "json").stdout
+        run(
+            shop,
+            "segments",
+            "explain",
+            "recent_buyers",
+            "--customer",
+            "c1",
+            "--as-of",
+            "2024-05-15",
+            "-f",
+            "json",
+        ).stdout
     )
     assert {row["condition"]: row["value"] for row in rows} == {
         "/": True,
@@ -114,14 +150,18 @@ def test_refresh_history_and_members_at(tmp_path: Path) -> None:
     run(db, "segments", "create", "recent", "--where", "orders(within 30d).count() >= 1")
     first = json.loads(run(db, "segments", "refresh", "--as-of", "2024-04-10", "-f", "json").stdout)
     assert first == [{"segment": "recent", "version": 1, "size": 1, "entered": 1, "exited": 0}]
-    second = json.loads(run(db, "segments", "refresh", "--as-of", "2024-06-15", "-f", "json").stdout)
+    second = json.loads(
+        run(db, "segments", "refresh", "--as-of", "2024-06-15", "-f", "json").stdout
+    )
     assert second == [{"segment": "recent", "version": 1, "size": 0, "entered": 0, "exited": 1}]
     refused = run(db, "segments", "refresh", "--as-of", "2024-05-01", check=False)
     assert refused.returncode == 1
     assert "refusing a refresh" in refused.stderr
     history = json.loads(run(db, "segments", "history", "recent", "-f", "json").stdout)
     assert [(h["size"], h["entered"], h["exited"]) for h in history] == [(1, 1, 0), (0, 0, 1)]
-    at = json.loads(run(db, "segments", "members", "recent", "--at", "2024-05-01", "-f", "json").stdout)
+    at = json.loads(
+        run(db, "segments", "members", "recent", "--at", "2024-05-01", "-f", "json").stdout
+    )
     assert at == [{"customer_id": "c1"}]
     run(db, "segments", "create", "recent", "--where", "orders(within 60d).count() >= 1")
     third = json.loads(run(db, "segments", "refresh", "--as-of", "2024-06-20", "-f", "json").stdout)
@@ -130,8 +170,17 @@ def test_refresh_history_and_members_at(tmp_path: Path) -> None:
 
 def test_export_neutralises_formulas(shop: Path, tmp_path: Path) -> None:
     out = tmp_path / "vip.csv"
-    run(shop, "segments", "export", "vip", str(out), "--columns", "last_name,tags",
-        "--as-of", "2024-05-15")
+    run(
+        shop,
+        "segments",
+        "export",
+        "vip",
+        str(out),
+        "--columns",
+        "last_name,tags",
+        "--as-of",
+        "2024-05-15",
+    )
     with out.open(encoding="utf-8") as handle:
         rows = list(csv.reader(handle))
     assert rows == [
@@ -140,8 +189,17 @@ def test_export_neutralises_formulas(shop: Path, tmp_path: Path) -> None:
         ["c3", "'=SUM(A1)", "vip;gold"],
     ]
     parquet = tmp_path / "vip.parquet"
-    run(shop, "segments", "export", "vip", str(parquet), "--columns", "last_name",
-        "--as-of", "2024-05-15")
+    run(
+        shop,
+        "segments",
+        "export",
+        "vip",
+        str(parquet),
+        "--columns",
+        "last_name",
+        "--as-of",
+        "2024-05-15",
+    )
     assert pq.read_table(parquet).to_pylist() == [
         {"customer_id": "c1", "last_name": "Петров"},
         {"customer_id": "c3", "last_name": "=SUM(A1)"},

@@ -1,4 +1,4 @@
-"""The engine fixture of the corpus: one connection per engine, loaded with the shop."""
+"""The engine fixture of the corpus: one workspace per engine, loaded with the shop."""
 
 from __future__ import annotations
 
@@ -6,14 +6,22 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.corpus.engines import ENGINES, EngineWorkspace, connect
+from tests.corpus.engines import EngineWorkspace, open_workspace
 from tests.corpus.shop import CATALOG, DATA
+from tests.engine_fixtures import fresh_engine
+
+ENGINE_PARAMS = [
+    pytest.param("duckdb", id="duckdb"),
+    pytest.param("postgres", id="postgres", marks=pytest.mark.postgres),
+    pytest.param("pyspark", id="pyspark", marks=pytest.mark.spark),
+]
 
 
-@pytest.fixture(scope="module", params=ENGINES)
+@pytest.fixture(scope="module", params=ENGINE_PARAMS)
 def engine_workspace(request: pytest.FixtureRequest) -> Iterator[EngineWorkspace]:
     """An engine with the catalog tables, holding the hand-built shop."""
-    workspace = connect(request.param, CATALOG)
+    connection, cleanup = fresh_engine(request, request.param, CATALOG)
+    workspace = open_workspace(request.param, connection, CATALOG)
     workspace.load(DATA)
     yield workspace
-    workspace.close()
+    cleanup()

@@ -9,7 +9,7 @@ would.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -22,6 +22,8 @@ from ibis.backends import BaseBackend
 
 from segmentum.catalog.schema import Catalog
 from segmentum.catalog.tables import Table
+from segmentum.engine.bulk import load_arrow
+from segmentum.engine.connection import Engine
 from segmentum.engine.types import ibis_schema
 
 MANUAL_LIST_SCHEMA = ibis.schema({"list_name": "string", "customer_id": "string"})
@@ -34,12 +36,7 @@ LOCAL_DATES: dict[str, tuple[str, str]] = {
 }
 
 
-def _duckdb() -> BaseBackend:
-    return ibis.duckdb.connect()
-
-
-CONNECTORS: dict[str, Callable[[], BaseBackend]] = {"duckdb": _duckdb}
-ENGINES: tuple[str, ...] = tuple(CONNECTORS)
+ENGINES: tuple[str, ...] = ("duckdb", "postgres", "pyspark")
 
 
 def _local_date(instant: datetime | None, zone: ZoneInfo) -> date | None:
@@ -59,15 +56,18 @@ class EngineWorkspace:
     """One engine connection holding the catalog tables, reloadable per shop."""
 
     engine: str
-    backend: BaseBackend
+    connection: Engine
     catalog: Catalog
     table_names: list[str] = field(default_factory=list)
     loaded: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
 
+    @property
+    def backend(self) -> BaseBackend:
+        return self.connection.backend
+
     def create(self) -> None:
-        for table in self.catalog.tables.values():
-            self.backend.create_table(table.name, schema=ibis_schema(table), overwrite=True)
-            self.table_names.append(table.name)
+        """The catalog tables exist already (ensure_schema); add the manual lists table."""
+        self.table_names.extend(self.catalog.tables)
         self.backend.create_table("manual_list_members", schema=MANUAL_LIST_SCHEMA, overwrite=True)
         self.table_names.append("manual_list_members")
 
@@ -103,17 +103,12 @@ class EngineWorkspace:
             if self.loaded.get(name) == rows:
                 continue  # unchanged since the last load (saves time in property tests)
             self.loaded[name] = rows
-            self.backend.truncate_table(name)
-            if rows:
-                arrow = pa.Table.from_pylist(rows, schema=schema.to_pyarrow())
-                self.backend.insert(name, arrow)
-
-    def close(self) -> None:
-        self.backend.disconnect()
+            arrow = pa.Table.from_pylist(rows, schema=schema.to_pyarrow())
+            load_arrow(self.connection, name, arrow, mode="replace")
 
 
-def connect(engine: str, catalog: Catalog) -> EngineWorkspace:
-    workspace = EngineWorkspace(engine, CONNECTORS[engine](), catalog)
+def open_workspace(engine: str, connection: Engine, catalog: Catalog) -> EngineWorkspace:
+    workspace = EngineWorkspace(engine, connection, catalog)
     workspace.create()
     return workspace
 

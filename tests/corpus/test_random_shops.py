@@ -46,8 +46,10 @@ from segmentum.spec.nodes import (
     Subscription,
     Within,
 )
-from tests.corpus.engines import ENGINES, EngineWorkspace, connect, true_sets
+from tests.corpus.conftest import ENGINE_PARAMS
+from tests.corpus.engines import EngineWorkspace, open_workspace, true_sets
 from tests.corpus.shop import AS_OF, CATALOG, SETTINGS
+from tests.engine_fixtures import fresh_engine
 
 START = datetime(2024, 1, 1)
 SPAN_MINUTES = int((AS_OF.replace(tzinfo=None) - START).total_seconds() // 60) + 60 * 24 * 20
@@ -310,28 +312,33 @@ def _combine(children: st.SearchStrategy[Node]) -> st.SearchStrategy[Node]:
 definitions = st.recursive(leaves, _combine, max_leaves=4)
 
 
-@pytest.fixture(scope="module", params=ENGINES)
+#: Examples per engine: the JVM and a server round trip make each example dearer elsewhere.
+EXAMPLES = {"duckdb": 200, "postgres": 25, "pyspark": 25}
+
+
+@pytest.fixture(scope="module", params=ENGINE_PARAMS)
 def random_engine(request: pytest.FixtureRequest) -> Iterator[EngineWorkspace]:
-    workspace = connect(request.param, CATALOG)
-    yield workspace
-    workspace.close()
+    connection, cleanup = fresh_engine(request, request.param, CATALOG)
+    yield open_workspace(request.param, connection, CATALOG)
+    cleanup()
 
 
-@settings(
-    max_examples=200,
-    deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
-@given(data=shops(), nodes=st.lists(definitions, min_size=1, max_size=3))
-def test_engine_equals_reference(
-    random_engine: EngineWorkspace, data: dict[str, list[dict[str, Any]]], nodes: list[Node]
-) -> None:
+def test_engine_equals_reference(random_engine: EngineWorkspace) -> None:
     from segmentum.compiler import compile_segments
 
-    named = {f"s{n}": node for n, node in enumerate(nodes)}
-    random_engine.load(data)
-    expected = evaluate_reference(named, data, CATALOG, SETTINGS, AS_OF)
-    result = compile_segments(named, CATALOG, SETTINGS, random_engine.tables, AS_OF)
-    got, with_nulls = true_sets(result, named)
-    assert got == expected
-    assert not with_nulls
+    @settings(
+        max_examples=EXAMPLES[random_engine.engine],
+        deadline=None,
+        suppress_health_check=[HealthCheck.too_slow],
+    )
+    @given(data=shops(), nodes=st.lists(definitions, min_size=1, max_size=3))
+    def engine_equals_reference(data: dict[str, list[dict[str, Any]]], nodes: list[Node]) -> None:
+        named = {f"s{n}": node for n, node in enumerate(nodes)}
+        random_engine.load(data)
+        expected = evaluate_reference(named, data, CATALOG, SETTINGS, AS_OF)
+        result = compile_segments(named, CATALOG, SETTINGS, random_engine.tables, AS_OF)
+        got, with_nulls = true_sets(result, named)
+        assert got == expected
+        assert not with_nulls
+
+    engine_equals_reference()

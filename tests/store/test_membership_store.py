@@ -17,7 +17,10 @@ SCHEMA = pa.schema([("segment", pa.string()), ("customer_id", pa.string())])
 def _batch(rows: list[tuple[str, str]]) -> list[pa.RecordBatch]:
     return [
         pa.RecordBatch.from_arrays(
-            [pa.array([r[0] for r in rows], pa.string()), pa.array([r[1] for r in rows], pa.string())],
+            [
+                pa.array([r[0] for r in rows], pa.string()),
+                pa.array([r[1] for r in rows], pa.string()),
+            ],
             schema=SCHEMA,
         )
     ]
@@ -30,8 +33,12 @@ def _at(day: int) -> datetime:
 def test_refresh_logs_entries_and_exits(workspace: Workspace) -> None:
     store = workspace.store
     first = apply_refresh(
-        store, _batch([("vip", "a"), ("vip", "b"), ("new", "c")]), SCHEMA,
-        {"vip": 1, "new": 1}, _at(1), _at(1),
+        store,
+        _batch([("vip", "a"), ("vip", "b"), ("new", "c")]),
+        SCHEMA,
+        {"vip": 1, "new": 1},
+        _at(1),
+        _at(1),
     )
     assert [(c.segment, c.version, c.size, c.entered, c.exited) for c in first] == [
         ("new", 1, 1, 1, 0),

@@ -44,9 +44,7 @@ BUILTIN_EVENT_TYPES: tuple[EventType, ...] = (
     EventType("product_inquiry", {"product_id": T.TEXT, "channel": T.TEXT}),
     EventType("support_ticket", {"ticket_id": T.TEXT, "topic": T.TEXT, "channel": T.TEXT}),
     EventType("survey_sent", {"survey_id": T.TEXT}),
-    EventType(
-        "survey_response", {"survey_id": T.TEXT, "csat": T.INTEGER, "nps": T.INTEGER}
-    ),
+    EventType("survey_response", {"survey_id": T.TEXT, "csat": T.INTEGER, "nps": T.INTEGER}),
     *(EventType(name, _MESSAGE_PROPERTIES) for name in MESSAGE_EVENT_TYPES),
     EventType("page_view", {"url": T.TEXT, "product_id": T.TEXT}),
 )

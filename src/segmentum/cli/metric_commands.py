@@ -62,8 +62,7 @@ def rfm(
         emit(groups, ("rfm_group", "customers", "revenue"), output, title="Groups")
         return
     emit(
-        [{"kind": "group", **row} for row in groups]
-        + [{"kind": "cell", **row} for row in grid],
+        [{"kind": "group", **row} for row in groups] + [{"kind": "cell", **row} for row in grid],
         ("kind", "rfm_group", "r_score", "f_score", "customers", "revenue", "revenue_share"),
         output,
     )

@@ -12,7 +12,6 @@ from segmentum.cli.context import workspace
 from segmentum.cli.output import _plain, err_console
 from segmentum.service.consent import export_customer, forget_customer
 
-
 OutputOption = typer.Option(None, "--output", "-o", help="File (default stdout).")
 
 

@@ -12,6 +12,7 @@ import hashlib
 from typing import Any
 
 import ibis
+import ibis.expr.datatypes as dt
 
 HEX_DIGITS = "0123456789abcdef"
 
@@ -25,10 +26,15 @@ def _md5(value: str) -> str:  # pragma: no cover - compiled to the engine's md5(
 def hash32_expr(seed: str, customer_id: Any) -> Any:
     digest = _md5(ibis.literal(f"{seed}:") + customer_id)
     digits = ibis.literal(HEX_DIGITS)
-    total: Any = ibis.literal(0, type="int64")
+    # DECIMAL arithmetic: engines type the digit position as a 32-bit integer (PostgreSQL's
+    # POSITION), and Ibis drops a cast to int64 it thinks redundant, so 15 * 16^7 would
+    # overflow; a decimal cast is kept and exact on every engine.
+    wide = dt.Decimal(precision=20, scale=0)
+    total: Any = ibis.literal(0, type=wide)
     for index in range(8):
         weight = 16 ** (7 - index)
-        total = total + digits.find(digest.substr(index, 1)).cast("int64") * weight
+        digit = digits.find(digest.substr(index, 1)).cast(wide)
+        total = total + digit * ibis.literal(weight, type=wide)
     return total
 
 

@@ -10,7 +10,6 @@ column. Children arrive already lowered (their predicates); combinators only com
 from __future__ import annotations
 
 import calendar
-
 from collections.abc import Callable
 from datetime import date, timedelta
 from decimal import Decimal
@@ -190,7 +189,7 @@ class Lowerer:
     def value_Bucket(self, node: Bucket) -> ValueOf:
         column = self.features.bucket(node.seed)
         modulo = node.modulo
-        return lambda rel: rel[column] % modulo
+        return lambda rel: (rel[column] % modulo).cast("int64")
 
     def visit_Bucket(self, node: Bucket) -> Predicate:
         return self._compare(self.value_Bucket(node), ValueType.INTEGER, node.comparison)

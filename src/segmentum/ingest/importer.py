@@ -323,7 +323,8 @@ def import_file(
     if engine.kind is EngineKind.DUCKDB:
         con: Any = engine.backend.con
     elif engine.kind is EngineKind.POSTGRES:
-        con = duckdb.connect()
+        con = duckdb.connect()  # private, in memory; UTC like ibis's own DuckDB connections
+        con.execute("SET TimeZone = 'UTC'")
     else:
         raise IngestError(f"importing into a {engine.kind.value} engine is not supported yet")
     private = engine.kind is not EngineKind.DUCKDB

@@ -17,9 +17,9 @@ import pyarrow as pa
 from segmentum.catalog.schema import Catalog
 from segmentum.catalog.settings import WorkspaceSettings
 from segmentum.compiler import compile_segments
+from segmentum.engine.connection import Engine, EngineKind
 from segmentum.spec.nodes import Node
 from segmentum.store.database import AppStore
-from segmentum.engine.connection import Engine, EngineKind
 from segmentum.store.membership import STAGING, SegmentChange, apply_refresh
 
 MEMBER_SCHEMA = pa.schema([("segment", pa.string()), ("customer_id", pa.string())])

@@ -35,9 +35,7 @@ def lifecycle_counts(ws: Workspace, as_of: date | None) -> list[dict[str, Any]]:
     ]
 
 
-def rfm_table(
-    ws: Workspace, as_of: date | None, preset: str | None
-) -> tuple[ibis.Table, datetime]:
+def rfm_table(ws: Workspace, as_of: date | None, preset: str | None) -> tuple[ibis.Table, datetime]:
     instant = resolve_as_of(as_of, ws.settings.timezone)
     return compile_rfm(ws.catalog, ws.settings, ws.tables(), instant, preset), instant
 

@@ -180,9 +180,7 @@ def get_definition(ws: Workspace, name: str) -> tuple[segment_store.StoredSegmen
     return stored, from_external(stored.definition)
 
 
-def evaluate(
-    ws: Workspace, definitions: Mapping[str, Node], as_of: datetime
-) -> ibis.Table:
+def evaluate(ws: Workspace, definitions: Mapping[str, Node], as_of: datetime) -> ibis.Table:
     """One pass: customer_id plus one boolean column per definition."""
     return compile_segments(definitions, ws.catalog, ws.settings, ws.tables(), as_of)
 
@@ -217,9 +215,7 @@ def list_segments(ws: Workspace, as_of: date | None = None) -> list[dict[str, An
     instant = resolve_as_of(as_of, ws.settings.timezone)
     result = evaluate(ws, definitions, instant)
     sizes_row = (
-        result.aggregate(
-            [result[name].cast("int64").sum().name(name) for name in definitions]
-        )
+        result.aggregate([result[name].cast("int64").sum().name(name) for name in definitions])
         .to_pyarrow()
         .to_pylist()[0]
     )

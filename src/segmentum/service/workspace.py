@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import ibis
+import pyarrow as pa
 
 from segmentum.catalog.schema import Catalog, build_catalog
 from segmentum.catalog.settings import WorkspaceSettings
@@ -15,6 +16,8 @@ from segmentum.store.database import AppStore, open_store
 from segmentum.store.migrations import migrate
 from segmentum.store.workspace_settings import load_settings, save_settings
 
+MANUAL_LIST_SCHEMA = pa.schema([("list_name", pa.string()), ("customer_id", pa.string())])
+
 
 @dataclass
 class Workspace:
@@ -23,6 +26,11 @@ class Workspace:
     settings: WorkspaceSettings
     catalog: Catalog
     extras: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def store_shares_engine(self) -> bool:
+        """True when the app store is the data engine's own connection (the default)."""
+        return self.store.connection is getattr(self.engine.backend, "con", None)
 
     @classmethod
     def open(cls, db: str | None = None, app_db: str | None = None) -> Workspace:
@@ -48,9 +56,21 @@ class Workspace:
         self.catalog = catalog
 
     def tables(self) -> dict[str, ibis.Table]:
-        """Ibis tables of the catalog (plus manual lists) on the data engine, for the compiler."""
-        names = [*self.catalog.tables, "manual_list_members"]
-        return {name: self.engine.table(name) for name in names}
+        """Ibis tables of the catalog (plus manual lists) on the data engine, for the compiler.
+
+        Manual lists live in the app store; when that is another database they travel to the
+        engine as an in-memory table (lists are uploaded by hand, so they are small).
+        """
+        tables = {name: self.engine.table(name) for name in self.catalog.tables}
+        if self.store_shares_engine:
+            tables["manual_list_members"] = self.engine.table("manual_list_members")
+        else:
+            rows = self.store.query("SELECT list_name, customer_id FROM manual_list_members")
+            frame = pa.Table.from_pylist(rows, schema=MANUAL_LIST_SCHEMA)
+            tables["manual_list_members"] = ibis.memtable(frame)
+        return tables
 
     def close(self) -> None:
+        if not self.store_shares_engine:
+            self.store.connection.close()
         self.engine.close()

@@ -83,11 +83,11 @@ def apply_refresh(
     if members is not None:
         _stage(store, members, schema)
     with store.transaction():
-        store.execute("CREATE TEMP TABLE IF NOT EXISTS refresh_versions (segment TEXT, version INTEGER)")
-        store.execute("DELETE FROM refresh_versions")
-        store.executemany(
-            "INSERT INTO refresh_versions VALUES (?, ?)", sorted(versions.items())
+        store.execute(
+            "CREATE TEMP TABLE IF NOT EXISTS refresh_versions (segment TEXT, version INTEGER)"
         )
+        store.execute("DELETE FROM refresh_versions")
+        store.executemany("INSERT INTO refresh_versions VALUES (?, ?)", sorted(versions.items()))
         store.execute(
             "INSERT INTO membership_log "
             "SELECT s.segment, v.version, s.customer_id, 'entered', ?, ? "
@@ -133,8 +133,11 @@ def apply_refresh(
         )
         changes = [
             SegmentChange(
-                row["segment"], int(row["version"]), int(row["size"]),
-                int(row["entered"]), int(row["exited"]),
+                row["segment"],
+                int(row["version"]),
+                int(row["size"]),
+                int(row["entered"]),
+                int(row["exited"]),
             )
             for row in counts
         ]

@@ -62,9 +62,13 @@ def save_segment(
                 "updated_at = ? WHERE name = ?",
                 (version, text, description, now, name),
             )
-        if store.scalar(
-            "SELECT count(*) FROM segment_versions WHERE name = ? AND version = ?", (name, version)
-        ) == 0:
+        if (
+            store.scalar(
+                "SELECT count(*) FROM segment_versions WHERE name = ? AND version = ?",
+                (name, version),
+            )
+            == 0
+        ):
             store.execute(
                 "INSERT INTO segment_versions VALUES (?, ?, ?, ?)", (name, version, text, now)
             )

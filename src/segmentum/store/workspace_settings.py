@@ -18,6 +18,4 @@ def load_settings(store: AppStore) -> WorkspaceSettings:
 def save_settings(store: AppStore, settings: WorkspaceSettings) -> None:
     with store.transaction():
         store.execute("DELETE FROM app_settings WHERE key = ?", (_KEY,))
-        store.execute(
-            "INSERT INTO app_settings VALUES (?, ?)", (_KEY, settings.model_dump_json())
-        )
+        store.execute("INSERT INTO app_settings VALUES (?, ?)", (_KEY, settings.model_dump_json()))

@@ -19,7 +19,8 @@ def test_versions(workspace: Workspace) -> None:
     changed = save_segment(store, "vip", {"has_tag": "gold"}, "Very important", NOW)
     assert (first.version, same.version, described.version, changed.version) == (1, 1, 1, 2)
     stored = get_segment(store, "vip")
-    assert stored is not None and stored.definition == {"has_tag": "gold"}
+    assert stored is not None
+    assert stored.definition == {"has_tag": "gold"}
     versions = store.query("SELECT version, definition FROM segment_versions ORDER BY version")
     assert [(v["version"], v["definition"]) for v in versions] == [
         (1, '{"has_tag":"vip"}'),

@@ -1,4 +1,4 @@
-# ruff: noqa: B008  (Typer declares options as argument defaults)
+
 """`segmentum import TABLE FILE`: load customers, products, orders... from CSV/Parquet/JSONL."""
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ from segmentum.cli.options import AsOfOption, FormatOption, parse_day
 from segmentum.cli.output import OutputFormat, emit, emit_batches, emit_document, err_console
 from segmentum.service import library, membership
 from segmentum.service import segments as service
-from segmentum.service.segments import DefinitionInvalid, DefinitionSource
+from segmentum.service.segments import DefinitionSource, InvalidDefinitionError
 
 app = typer.Typer(help="Define segments and look at who is in them.", no_args_is_help=True)
 
@@ -48,7 +48,7 @@ def validate(
     """Check a definition; lists every problem with its code and path, exit 1 if any."""
     try:
         service.validate_definition(workspace(ctx), _source(where, file))
-    except DefinitionInvalid as invalid:
+    except InvalidDefinitionError as invalid:
         rows = [vars(issue) for issue in invalid.issues]
         emit(rows, ("code", "path", "message"), output)
         raise typer.Exit(1) from invalid

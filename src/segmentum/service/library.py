@@ -7,7 +7,7 @@ from typing import Any
 
 import yaml
 
-from segmentum.service.segments import DefinitionInvalid, DefinitionSource, create_segment
+from segmentum.service.segments import DefinitionSource, InvalidDefinitionError, create_segment
 from segmentum.service.workspace import Workspace
 
 
@@ -29,7 +29,7 @@ def install_library(ws: Workspace) -> list[dict[str, Any]]:
         source = DefinitionSource(data={"where": entry["where"]})
         try:
             stored = create_segment(ws, entry["name"], source, entry.get("description", ""))
-        except DefinitionInvalid as invalid:
+        except InvalidDefinitionError as invalid:
             report.append({"name": entry["name"], "status": "skipped", "detail": str(invalid)})
             continue
         report.append(

@@ -43,7 +43,7 @@ class Issue:
     message: str
 
 
-class DefinitionInvalid(ServiceError):
+class InvalidDefinitionError(ServiceError):
     """A definition has problems; ``issues`` lists every one with its code and path."""
 
     def __init__(self, issues: list[Issue]) -> None:
@@ -84,7 +84,7 @@ def parse_source(source: DefinitionSource) -> ParsedDefinition:
         if isinstance(data, dict) and "where" in data:
             unknown = set(data) - {"where", "description", "name"}
             if unknown:
-                raise DefinitionInvalid(
+                raise InvalidDefinitionError(
                     [Issue("SEG002", f"/{key}", f"unknown key {key!r}") for key in sorted(unknown)]
                 )
             where = data["where"]
@@ -93,7 +93,7 @@ def parse_source(source: DefinitionSource) -> ParsedDefinition:
             return ParsedDefinition(from_external(where), str(data.get("description") or ""))
         return ParsedDefinition(from_external(data))
     except SpecError as error:
-        raise DefinitionInvalid(
+        raise InvalidDefinitionError(
             [Issue(issue.code, issue.path, issue.message) for issue in error.issues]
         ) from error
 
@@ -118,7 +118,7 @@ def _check(ws: Workspace, definitions: Mapping[str, Node], focus: str) -> None:
                 Issue("SEG201", "/", f"the {ws.engine.kind.value} engine cannot run {kind}")
             )
     if problems:
-        raise DefinitionInvalid(problems)
+        raise InvalidDefinitionError(problems)
 
 
 def _with_candidate(ws: Workspace, name: str, node: Node) -> dict[str, Node]:

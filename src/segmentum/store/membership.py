@@ -50,13 +50,13 @@ def _stage(store: AppStore, batches: Iterable[pa.RecordBatch], schema: pa.Schema
         return
     store.execute(f"CREATE TEMP TABLE IF NOT EXISTS {STAGING} (segment TEXT, customer_id TEXT)")
     store.execute(f"TRUNCATE {STAGING}")
-    with store.connection.cursor() as cursor:
-        with cursor.copy(f"COPY {STAGING} (segment, customer_id) FROM STDIN") as copy:
-            for batch in batches:
-                segments = batch.column("segment").to_pylist()
-                ids = batch.column("customer_id").to_pylist()
-                for row in zip(segments, ids, strict=True):
-                    copy.write_row(row)
+    copy_sql = f"COPY {STAGING} (segment, customer_id) FROM STDIN"
+    with store.connection.cursor() as cursor, cursor.copy(copy_sql) as copy:
+        for batch in batches:
+            segments = batch.column("segment").to_pylist()
+            ids = batch.column("customer_id").to_pylist()
+            for row in zip(segments, ids, strict=True):
+                copy.write_row(row)
 
 
 def apply_refresh(
@@ -70,7 +70,8 @@ def apply_refresh(
     """Replace current members by ``members`` (segment, customer_id) and log the changes.
 
     ``members`` None means the caller already filled the staging table (same DuckDB
-    connection as the data engine, so the rows never leave the engine). Segments absent from ``versions`` (deleted definitions) lose all their members.
+    connection as the data engine, so the rows never leave the engine). Segments absent
+    from ``versions`` (deleted definitions) lose all their members.
     """
     latest = latest_effective_at(store)
     as_of_naive = as_of.replace(tzinfo=None)

@@ -44,6 +44,12 @@ c36    order 2024-05-14 22:00 UTC (= 2024-05-15 00:00 local, within 24 h), ticke
 c37    orders 2024-02-29, 2024-03-31 22:30 UTC (= 1 April local!), 2024-04-20
 c38    orders 2024-02-01, 2024-03-15, 2024-04-30 21:00 UTC (23:00 local), one cancelled
 =====  ============================================================================
+
+Rows added for the ready-made library (tests/corpus/library_cases.py), none of them an order
+(a new order or customer would move the pinned RFM scores, lifecycle and universe):
+sport shoes p5 (on promo, 500.00) bought by c22, p6 (on promo, 1000.01) by c30, p7 (promo
+unknown, 699.00) by c29; 8 more gluten-free loaves in c01's order of 20 days ago; c23 answers
+a second survey with csat 2 and a third without csat; c27 answers csat 2, then csat 4.
 """
 
 from __future__ import annotations
@@ -279,6 +285,34 @@ PRODUCTS: list[dict[str, Any]] = [
         "on_promo": None,
         "gluten_free": True,
     },
+    # --- for the library's sport_shoes_on_promo (sport shoes on promo priced 500-1000) ---
+    {
+        "product_id": "p5",
+        "name": "Běžecké boty",
+        "category": "sport shoes",
+        "brand": "Sport",
+        "price": M("500.00"),  # the inclusive lower bound
+        "on_promo": True,
+        "gluten_free": False,
+    },
+    {
+        "product_id": "p6",
+        "name": "Trailové boty",
+        "category": "sport shoes",
+        "brand": "Sport",
+        "price": M("1000.01"),  # just above the upper bound
+        "on_promo": True,
+        "gluten_free": False,
+    },
+    {
+        "product_id": "p7",
+        "name": "Tenisky",
+        "category": "sport shoes",
+        "brand": None,
+        "price": M("699.00"),
+        "on_promo": None,  # unknown promo: not "on promo"
+        "gluten_free": False,
+    },
 ]
 
 
@@ -370,6 +404,11 @@ ORDER_ITEMS: list[dict[str, Any]] = [
     _item("o3001", "p3", 1, "399.00"),
     _item("o3001", "p1", 1, "59.90"),
     _item("o3002", "p4", 2, "24.90"),
+    # --- for the library: gluten-free purchases and sport shoes (no order amount changes) ---
+    _item("o0102", "p1", 8, "59.90"),  # c01, 20 days ago: 479.20 of gluten-free bread
+    _item("o2201", "p5", 1, "500.00"),  # c22: sport shoes on promo, priced 500.00
+    _item("o3001", "p6", 1, "1000.01"),  # c30: sport shoes on promo, priced 1000.01
+    _item("o2901", "p7", 1, "699.00"),  # c29: sport shoes, promo unknown
 ]
 
 RETURNS: list[dict[str, Any]] = [
@@ -490,6 +529,13 @@ EVENTS: list[dict[str, Any]] = [
         value=M("30.00"),
         product_id="p1",
     ),
+    # --- for the library's low_satisfaction (the latest csat answer is 1 or 2) ---
+    # c23: csat 5 (e06), then csat 2, then an answer without csat: the latest csat is 2
+    _event("e25", "c23", "survey_response", at(2024, 5, 10), survey_id="s2", csat=2, nps=3),
+    _event("e26", "c23", "survey_response", at(2024, 5, 12), survey_id="s3", nps=6),
+    # c27: csat 2, then csat 4 a day later: the latest csat is 4
+    _event("e27", "c27", "survey_response", at(2024, 5, 5), survey_id="s2", csat=2, nps=2),
+    _event("e28", "c27", "survey_response", at(2024, 5, 6), survey_id="s2", csat=4, nps=7),
 ]
 
 SUBSCRIPTIONS: list[dict[str, Any]] = [

@@ -1,5 +1,6 @@
-"""Delivering due ledger rows: claim a small batch, call the channel with each row's key as the
-idempotency key, record the answers.
+"""Delivering due ledger rows: claim a batch (`claims.Claimer`), call the channel with each
+row's key as the idempotency key (a channel's `send_many` takes the whole batch), record the
+answers set-based.
 
 Crash safety: a claim is committed (``sending``) before any provider call, and answers are
 recorded after the batch. A worker killed in between leaves rows in ``sending``; they are
@@ -11,13 +12,16 @@ keys ignores. Nothing is skipped: a row leaves ``queued``/``sending`` only with 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
+from segmentum.campaigns.claims import Claim, Claimer, record_answers
 from segmentum.campaigns.ledger import RetryPolicy
 from segmentum.store import campaigns as campaign_store
 from segmentum.store.database import AppStore
@@ -57,6 +61,11 @@ class RateLimiter:
         self._next = now + 1.0 / self.per_second
 
 
+@contextmanager
+def _unguarded() -> Iterator[None]:
+    yield
+
+
 @dataclass
 class Deliverer:
     store: AppStore
@@ -68,84 +77,127 @@ class Deliverer:
     rates: dict[str, RateLimiter] = field(default_factory=dict)
     sender_ids: Mapping[str, str | None] = field(default_factory=dict)
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+    #: Held around every store access (not around provider calls): the server's lock.
+    guard: Callable[[], AbstractContextManager[None]] = _unguarded
+    _claimer: Claimer | None = field(default=None, repr=False)
+
+    @property
+    def claimer(self) -> Claimer:
+        if self._claimer is None:
+            self._claimer = Claimer(self.store, self.worker_id, self.lease_seconds)
+        return self._claimer
 
     def start(self) -> None:
-        campaign_store.release_stale_claims(self.store, self.worker_id)
+        with self.guard():
+            campaign_store.release_stale_claims(self.store, self.worker_id)
+        self.claimer.reset()
 
-    def _message(self, row: dict[str, Any]) -> Any:
+    def _messages(self, rows: pa.Table) -> list[Any]:
         from segmentum.campaigns.channels.base import OutgoingMessage
 
-        metadata = {
-            "campaign_id": str(row["campaign_id"]),
-            "customer_id": str(row["customer_id"]),
-            "occurrence": str(row["occurrence"]),
-            "segment": str(row["segment"]),
-            "variant": str(row["variant"]),
-        }
-        sender = self.sender_ids.get(row.get("country") or "", self.sender_ids.get(""))
-        if sender:
-            metadata["sender_id"] = sender
-        return OutgoingMessage(
-            idempotency_key=row["message_key"],
-            channel=row["channel"],
-            to=row["recipient"],
-            body=row["body"] or "",
-            subject=row["subject"],
-            html=row["html"],
-            headers={},
-            metadata=metadata,
-        )
+        columns = {name: rows.column(name).to_pylist() for name in rows.column_names}
+        default_sender = self.sender_ids.get("")
+        messages = []
+        for index, key in enumerate(columns["message_key"]):
+            metadata = {
+                "campaign_id": str(columns["campaign_id"][index]),
+                "customer_id": str(columns["customer_id"][index]),
+                "occurrence": str(columns["occurrence"][index]),
+                "segment": str(columns["segment"][index]),
+                "variant": str(columns["variant"][index]),
+            }
+            sender = self.sender_ids.get(columns["country"][index] or "", default_sender)
+            if sender:
+                metadata["sender_id"] = sender
+            messages.append(
+                OutgoingMessage(
+                    idempotency_key=key,
+                    channel=columns["channel"][index],
+                    to=columns["recipient"][index],
+                    body=columns["body"][index] or "",
+                    subject=columns["subject"][index],
+                    html=columns["html"][index],
+                    headers={},
+                    metadata=metadata,
+                )
+            )
+        return messages
 
-    def _send(self, channel_name: str, rows: list[dict[str, Any]]) -> list[tuple[str, Any, Any]]:
+    def _send(self, channel_name: str, rows: pa.Table) -> list[tuple[str, Any, Any]]:
         """(status, provider_message_id, error) per row, in order."""
         from segmentum.campaigns.channels.base import send_many
 
         channel = self.channels.get(channel_name)
         if channel is None:
-            return [("permanent_failure", None, f"no {channel_name} channel configured")] * len(
-                rows
-            )
+            failure = ("permanent_failure", None, f"no {channel_name} channel configured")
+            return [failure] * rows.num_rows
+        messages = self._messages(rows)
         limiter = self.rates.get(channel_name)
-        groups = [[row] for row in rows] if limiter is not None else [rows]
+        groups = [[message] for message in messages] if limiter is not None else [messages]
         out: list[tuple[str, Any, Any]] = []
         for group in groups:
             if limiter is not None:
                 limiter.wait()
             try:
-                answers = send_many(channel, [self._message(row) for row in group])  # type: ignore[arg-type]
+                answers = send_many(channel, group)  # type: ignore[arg-type]
                 out.extend((str(a.status), a.provider_message_id, a.error) for a in answers)
             except Exception as failure:  # a provider crash is a temporary failure
                 reason = f"{type(failure).__name__}: {failure}"
                 out.extend(("temporary_failure", None, reason) for _ in group)
         return out
 
+    def _results(self, rows: pa.Table, answers: list[tuple[str, Any, Any]]) -> pa.Table:
+        answered = self.clock()
+        naive_now = answered.astimezone(UTC).replace(tzinfo=None)
+        statuses = [status for status, _, _ in answers]
+        attempts_before = rows.column("attempts").to_pylist()
+        if all(status == "sent" for status in statuses):  # the usual case, column-wise
+            n = rows.num_rows
+            return pa.table(
+                {
+                    "message_key": rows.column("message_key"),
+                    "status": pa.array(["sent"] * n, pa.string()),
+                    "attempts": pa.array([int(a) + 1 for a in attempts_before], pa.int32()),
+                    "next_attempt_at": pa.array([naive_now] * n, pa.timestamp("us")),
+                    "provider_message_id": pa.array([a[1] for a in answers], pa.string()),
+                    "error": pa.nulls(n, pa.string()),
+                    "sent_at": pa.array([naive_now] * n, pa.timestamp("us")),
+                    "updated_at": pa.array([naive_now] * n, pa.timestamp("us")),
+                },
+                schema=RESULT_SCHEMA,
+            )
+        results: dict[str, list[Any]] = {name: [] for name in RESULT_SCHEMA.names}
+        keys = rows.column("message_key").to_pylist()
+        for key, before, (status, provider_id, error) in zip(
+            keys, attempts_before, answers, strict=True
+        ):
+            new_status, attempts, next_at = self.retry.after(status, int(before), answered)
+            results["message_key"].append(key)
+            results["status"].append(new_status)
+            results["attempts"].append(attempts)
+            results["next_attempt_at"].append(next_at.astimezone(UTC).replace(tzinfo=None))
+            results["provider_message_id"].append(provider_id)
+            results["error"].append(error)
+            results["sent_at"].append(naive_now if new_status == "sent" else None)
+            results["updated_at"].append(naive_now)
+        return pa.table(results, schema=RESULT_SCHEMA)
+
     def deliver_once(self) -> int:
         """Claim and deliver one batch; the number of rows handled (0: nothing due)."""
-        now = self.clock()
-        rows = campaign_store.claim_due(
-            self.store, self.worker_id, now, self.batch_size, self.lease_seconds
-        )
-        if not rows:
+        with self.guard():
+            claim = self.claimer.claim(self.clock(), self.batch_size)
+        rows = claim.rows
+        if rows.num_rows == 0:
             return 0
-        by_channel: dict[str, list[dict[str, Any]]] = {}
-        for row in rows:
-            by_channel.setdefault(row["channel"], []).append(row)
-        results: dict[str, list[Any]] = {name: [] for name in RESULT_SCHEMA.names}
-        for channel_name, group in by_channel.items():
-            answers = self._send(channel_name, group)
-            answered = self.clock()
-            naive_now = answered.astimezone(UTC).replace(tzinfo=None)
-            for row, (status, provider_id, error) in zip(group, answers, strict=True):
-                new_status, attempts, next_at = self.retry.after(
-                    status, int(row["attempts"]), answered
-                )
-                results["message_key"].append(row["message_key"])
-                results["status"].append(new_status)
-                results["attempts"].append(attempts)
-                results["next_attempt_at"].append(next_at.astimezone(UTC).replace(tzinfo=None))
-                results["provider_message_id"].append(provider_id)
-                results["error"].append(error)
-                results["sent_at"].append(naive_now if new_status == "sent" else None)
-                results["updated_at"].append(naive_now)
-        campaign_store.record_results(self.store, pa.table(results, schema=RESULT_SCHEMA))
-        return len(rows)
+        parts = []
+        channels = rows.column("channel")
+        for channel_name in pc.unique(channels).to_pylist():
+            group = rows.filter(pc.equal(channels, channel_name))
+            parts.append(self._results(group, self._send(channel_name, group)))
+        results = pa.concat_tables(parts)
+        with self.guard():
+            record_answers(self.store, results, claim)
+        return int(rows.num_rows)
+
+
+__all__ = ["Claim", "Deliverer", "RateLimiter", "Sender"]

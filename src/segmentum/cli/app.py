@@ -8,6 +8,7 @@ import typer
 
 from segmentum.cli import (
     campaign_commands,
+    clv_commands,
     customer_commands,
     demo_commands,
     import_commands,
@@ -36,6 +37,7 @@ app.add_typer(import_commands.app, name="import")
 app.add_typer(segment_commands.app, name="segments")
 app.command("lifecycle")(metric_commands.lifecycle)
 app.command("rfm")(metric_commands.rfm)
+app.add_typer(clv_commands.app, name="clv")
 app.add_typer(demo_commands.app, name="demo")
 app.add_typer(customer_commands.app, name="customers")
 app.command("stats")(customer_commands.stats)

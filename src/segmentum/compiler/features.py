@@ -24,6 +24,7 @@ from segmentum.catalog.tables import CANCELLED_STATUS, SENDABLE_STATUS
 from segmentum.compiler.bucket import hash32_expr
 from segmentum.compiler.comparisons import compare
 from segmentum.compiler.lifecycle import stage_expr
+from segmentum.compiler.predictive import PREDICTIVE_TYPES, join_predictions
 from segmentum.compiler.rfm import OTHERS
 from segmentum.compiler.sources import INTERACTIONS, ITEM_VALUE, PRODUCT_PREFIX, source_info
 from segmentum.compiler.windows import EVER, Bounds, Clock
@@ -90,6 +91,7 @@ class Features:
     percentiles: dict[PercentileKey, str] = field(default_factory=dict)
     rfm_groups: dict[tuple[RfmRule, ...], str] = field(default_factory=dict)
     metrics: set[str] = field(default_factory=set)
+    predictive: set[str] = field(default_factory=set)
 
     # -- registration (returns the feature's column name) -----------------------------------
 
@@ -109,7 +111,10 @@ class Features:
         return self.buckets.setdefault(seed, f"b{len(self.buckets)}")
 
     def metric(self, name: str) -> str:
-        """Register an RFM/lifecycle metric; its column is ``m_<name>``."""
+        """Register an RFM/lifecycle/predictive metric; its column is ``m_<name>``."""
+        if name in PREDICTIVE_TYPES:
+            self.predictive.add(name)  # read from the stored predictions table
+            return f"m_{name}"
         self._orders_base()
         self.metrics.add(name)
         if name == "lifecycle":
@@ -347,6 +352,7 @@ class Features:
         rel = self._join_lists(rel)
         for seq, name in self.sequences.items():
             rel = self._join_sequence(rel, seq, name)
+        rel = join_predictions(rel, self.tables, self.predictive)
         return self._derive(rel)
 
     def _join_subscriptions(self, rel: Any) -> Any:

@@ -22,6 +22,7 @@ import ibis.expr.datatypes as dt
 from segmentum.catalog.types import ValueType
 from segmentum.compiler.comparisons import compare, literal, typed_value
 from segmentum.compiler.features import AggKey, Features, Measure, PercentileKey, SeqKey
+from segmentum.compiler.predictive import PREDICTIVE_TYPES
 from segmentum.compiler.rfm import group_table
 from segmentum.compiler.sources import source_info
 from segmentum.compiler.types import DERIVED_TYPES, METRIC_TYPES, aggregate_type
@@ -352,7 +353,8 @@ class Lowerer:
         return lambda rel: rel[column]
 
     def visit_Metric(self, node: Metric) -> Predicate:
-        return self._compare(self.value_Metric(node), METRIC_TYPES[node.name], node.comparison)
+        value_type = {**METRIC_TYPES, **PREDICTIVE_TYPES}[node.name]
+        return self._compare(self.value_Metric(node), value_type, node.comparison)
 
     def _measure(self, node: Percentile) -> Measure:
         measure = node.measure

@@ -15,6 +15,7 @@ from segmentum.compiler.errors import InvalidSegmentsError, SemanticIssue
 from segmentum.compiler.features import Features
 from segmentum.compiler.lower import Lowerer
 from segmentum.compiler.paths import nodes_with_pointers
+from segmentum.compiler.predictive import PREDICTIONS_TABLE, btyd_holdout, btyd_summary
 from segmentum.compiler.rewrite import inline_references, rewrite
 from segmentum.compiler.rfm import PRESETS, group_table
 from segmentum.compiler.validate import validate
@@ -52,7 +53,13 @@ def compile_segments(
 ) -> Table:
     """One row per universe customer: ``customer_id`` and one never-NULL boolean column per
     segment, all segments over one shared feature relation (one scan per source)."""
-    issues = validate(definitions, catalog, settings, _list_names(definitions, tables))
+    issues = validate(
+        definitions,
+        catalog,
+        settings,
+        _list_names(definitions, tables),
+        predictions=PREDICTIONS_TABLE in tables,
+    )
     if issues:
         raise InvalidSegmentsError(issues)
     features = _features(catalog, settings, tables, as_of)
@@ -140,6 +147,7 @@ def compile_explain(
         catalog,
         settings,
         _list_names({"n": node, **definitions}, tables),
+        predictions=PREDICTIONS_TABLE in tables,
     )
     issues = [issue for issue in issues if issue.code != "SEG100"]
     if issues:
@@ -165,3 +173,33 @@ def compile_explain(
         if f"{here}#value" in values:
             out[f"{here}#value"] = values[f"{here}#value"](rel)
     return rel.select(**out)
+
+
+def compile_btyd_summary(
+    catalog: Catalog,
+    settings: WorkspaceSettings,
+    tables: Mapping[str, Table],
+    as_of: datetime,
+    period: str,
+) -> Table:
+    """The BTYD summary (customer_id, frequency, recency, T, monetary) of every universe
+    customer with a purchase up to ``as_of``, in periods ``D`` or ``W`` (see predictive.py)."""
+    return btyd_summary(_features(catalog, settings, tables, as_of), period)
+
+
+def compile_btyd_holdout(
+    catalog: Catalog,
+    settings: WorkspaceSettings,
+    tables: Mapping[str, Table],
+    calibration_end: datetime,
+    as_of: datetime,
+    period: str,
+) -> Table:
+    """The summary at ``calibration_end`` plus purchase periods after it up to ``as_of``."""
+    if as_of <= calibration_end:
+        raise ValueError("the holdout must end after the calibration period")
+    return btyd_holdout(
+        _features(catalog, settings, tables, calibration_end),
+        _features(catalog, settings, tables, as_of),
+        period,
+    )

@@ -18,6 +18,7 @@ from segmentum.compiler.comparisons import comparison_issues
 from segmentum.compiler.errors import SemanticIssue
 from segmentum.compiler.lifecycle import STAGES
 from segmentum.compiler.paths import nodes_with_pointers
+from segmentum.compiler.predictive import PREDICTIONS_TABLE, PREDICTIVE_TYPES
 from segmentum.compiler.rfm import PRESETS, group_names, group_table
 from segmentum.compiler.sources import source_info
 from segmentum.compiler.types import (
@@ -62,11 +63,23 @@ class _Checker:
         catalog: Catalog,
         settings: WorkspaceSettings,
         manual_lists: Collection[str],
+        predictions: bool | None = None,
     ) -> None:
         self.definitions = definitions
         self.catalog = catalog
         self.settings = settings
         self.manual_lists = frozenset(manual_lists)
+        self.predictions = predictions
+
+    def predictive(self, name: str, here: str) -> _Found:
+        """SEG114 when a predictive metric is used but predictions were never stored
+        (``predictions`` False; None means unknown here, e.g. when saving a definition)."""
+        if name in PREDICTIVE_TYPES and self.predictions is False:
+            message = (
+                f"{name!r} needs stored predictions ({PREDICTIONS_TABLE}), which were never "
+                "computed: run `segmentum clv refresh`"
+            )
+            yield "SEG114", here, message
 
     def check(self, node: Node) -> _Found:
         for here, each in nodes_with_pointers(node):
@@ -173,10 +186,11 @@ class _Checker:
         yield from self.comparison(node.comparison, ValueType.INTEGER, here)
 
     def visit_Metric(self, node: Metric, here: str) -> _Found:
-        value_type = METRIC_TYPES.get(node.name)
+        value_type = METRIC_TYPES.get(node.name, PREDICTIVE_TYPES.get(node.name))
         if value_type is None:
             yield "SEG107", f"{here}/name", f"unknown metric {node.name!r}"
             return
+        yield from self.predictive(node.name, f"{here}/name")
         if node.preset is not None and node.name != "rfm_group":
             yield "SEG108", f"{here}/preset", "a preset applies to rfm_group only"
         elif node.preset is not None and node.preset not in PRESETS:
@@ -206,10 +220,12 @@ class _Checker:
         measure = node.measure
         at = f"{here}/measure"
         if isinstance(measure, MetricMeasure):
-            if measure.metric not in METRIC_TYPES:
+            if measure.metric not in METRIC_TYPES and measure.metric not in PREDICTIVE_TYPES:
                 yield "SEG107", f"{at}/metric", f"unknown metric {measure.metric!r}"
-            elif measure.metric not in NUMERIC_METRICS:
+            elif measure.metric not in NUMERIC_METRICS | PREDICTIVE_TYPES.keys():
                 yield "SEG102", f"{at}/metric", f"cannot rank by {measure.metric!r}"
+            else:
+                yield from self.predictive(measure.metric, f"{at}/metric")
             return
         assert isinstance(measure, AggregateMeasure)
         yield from self.activity(measure.activity, f"{at}/activity")
@@ -282,9 +298,13 @@ def validate(
     catalog: Catalog,
     settings: WorkspaceSettings,
     manual_lists: Collection[str] = (),
+    predictions: bool | None = None,
 ) -> list[SemanticIssue]:
-    """Every semantic problem of every definition (empty list: all valid)."""
-    checker = _Checker(definitions, catalog, settings, manual_lists)
+    """Every semantic problem of every definition (empty list: all valid).
+
+    ``predictions`` tells whether the stored predictions table exists (None: not known, so
+    predictive metrics are not checked for it; compiling always knows)."""
+    checker = _Checker(definitions, catalog, settings, manual_lists, predictions)
     issues: list[SemanticIssue] = []
     for name, node in definitions.items():
         if not _NAME.fullmatch(name):

@@ -136,7 +136,15 @@ _METRIC_TYPES: dict[str, ValueType] = {
     "f_score": ValueType.INTEGER,
     "m_score": ValueType.INTEGER,
     "rfm_group": ValueType.TEXT,
+    "p_alive": ValueType.NUMBER,
+    "churn_risk": ValueType.NUMBER,
+    "expected_purchases": ValueType.NUMBER,
+    "clv": ValueType.NUMBER,
 }
+#: Predictive metrics come from the stored predictions rows (``data["clv_predictions"]``);
+#: ``churn_risk`` is ``1 - p_alive``. See docs/predictive.md.
+_PREDICTIONS = "clv_predictions"
+_PREDICTIVE = frozenset({"p_alive", "churn_risk", "expected_purchases", "clv"})
 _NUMERIC = (ValueType.INTEGER, ValueType.NUMBER, ValueType.MONEY)
 
 
@@ -200,6 +208,7 @@ class _Context:
     lifecycle: dict[str, tuple[str, int | None]] | None = None
     rfm: dict[str | None, dict[str, dict[str, Any]]] = field(default_factory=dict)
     percentiles: dict[Percentile, set[str]] = field(default_factory=dict)
+    predictions: dict[str, Row] | None = None
 
     def local_date(self, instant: datetime) -> date:
         return instant.replace(tzinfo=UTC).astimezone(self.zone).date()
@@ -737,9 +746,28 @@ def _rfm(ctx: _Context, preset: str | None) -> dict[str, dict[str, Any]]:
     return out
 
 
+def _predicted(ctx: _Context, name: str, customer_id: str) -> Any:
+    """A predictive metric from the stored predictions (None without a row); no table is an
+    error, never 'no one' or 'everyone'."""
+    if ctx.predictions is None:
+        if _PREDICTIONS not in ctx.data:
+            raise ReferenceError(f"{name!r} needs stored predictions ({_PREDICTIONS})")
+        ctx.predictions = {str(row["customer_id"]): row for row in ctx.data[_PREDICTIONS]}
+    row = ctx.predictions.get(customer_id)
+    if row is None:
+        return None
+    if name == "churn_risk":
+        p_alive = row.get("p_alive")
+        return None if p_alive is None else 1.0 - float(p_alive)
+    value = row.get(name)
+    return None if value is None else float(value)
+
+
 def _metric_value(ctx: _Context, name: str, customer_id: str, preset: str | None) -> Any:
     if name == "lifecycle":
         return _lifecycle(ctx)[customer_id][0]
+    if name in _PREDICTIVE:
+        return _predicted(ctx, name, customer_id)
     if name not in _METRIC_TYPES:
         raise ReferenceError(f"unknown metric {name!r}")
     return _rfm(ctx, preset if name == "rfm_group" else None)[customer_id][name]

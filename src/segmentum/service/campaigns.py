@@ -13,6 +13,7 @@ import os
 import socket
 import time
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -551,6 +552,44 @@ def _deliver_tests(
     return out
 
 
+# --- delivery receipts ---------------------------------------------------------------------------
+
+#: Receipt outcomes: a sent message becomes delivered or failed; other states are kept.
+RECEIPT_TARGETS = {"delivered": "delivered", "failed": "failed"}
+
+
+def record_receipt(
+    ws: Workspace, reference: str, status: str, raw_status: str, at: datetime
+) -> dict[str, Any]:
+    """Apply a provider's delivery receipt to the ledger row whose provider message id or
+    idempotency key (``message_key``) is ``reference``.
+
+    ``result`` is ``updated`` (sent → delivered / failed), ``unchanged`` (a pending receipt, a
+    repeat, or a row already final), ``not_sent`` (the row is still queued or sending: the
+    provider should retry) or ``unknown``."""
+    rows = ws.store.query(
+        "SELECT message_key, status FROM send_ledger WHERE message_key = ? "
+        "OR provider_message_id = ? ORDER BY message_key LIMIT 1",
+        (reference, reference),
+    )
+    if not rows:
+        return {"result": "unknown", "message_key": None, "status": None}
+    key, current = rows[0]["message_key"], rows[0]["status"]
+    target = RECEIPT_TARGETS.get(status)
+    if current in ("queued", "sending"):
+        return {"result": "not_sent", "message_key": key, "status": current}
+    if target is None or current != "sent":
+        return {"result": "unchanged", "message_key": key, "status": current}
+    error = None if target == "delivered" else f"receipt: {raw_status}"[:500]
+    updated = ws.store.query(
+        "UPDATE send_ledger SET status = ?, error = coalesce(?, error), updated_at = ? "
+        "WHERE message_key = ? AND status = 'sent' RETURNING status",
+        (target, error, naive(at), key),
+    )
+    result = "updated" if updated else "unchanged"
+    return {"result": result, "message_key": key, "status": target if updated else current}
+
+
 # --- the worker ---------------------------------------------------------------------------------
 
 
@@ -598,9 +637,12 @@ def run_worker(
     batch_size: int | None = None,
     clock: Callable[[], datetime] = now_utc,
     should_stop: Callable[[], bool] = lambda: False,
+    guard: Callable[[], AbstractContextManager[None]] | None = None,
+    sleep: Callable[[float], Any] = time.sleep,
 ) -> WorkerReport:
     """Plan due occurrences and deliver due ledger rows; ``once``: one round; ``until_idle``:
-    until nothing is due now."""
+    until nothing is due now. ``guard`` is held around every store access (the server passes
+    its workspace lock); ``sleep`` waits between idle polls (the server's wakes on stop)."""
     delivery = ws.settings.delivery
     deliverer = Deliverer(
         store=ws.store,
@@ -612,9 +654,10 @@ def run_worker(
         rates={ch: RateLimiter(rate) for ch, rate in ws.settings.send_rate_per_second.items()},
         sender_ids=_sender_ids(ws),
         clock=clock,
+        guard=guard or nullcontext,
     )
     try:
-        return _loop(ws, deliverer, once, until_idle, poll_seconds, clock, should_stop)
+        return _loop(ws, deliverer, once, until_idle, poll_seconds, clock, should_stop, sleep)
     finally:
         _close(deliverer.channels.values())
 
@@ -634,23 +677,30 @@ def _loop(
     poll_seconds: float,
     clock: Callable[[], datetime],
     should_stop: Callable[[], bool],
+    sleep: Callable[[float], Any],
 ) -> WorkerReport:
+    guard = deliverer.guard
     deliverer.start()
     planned = delivered = completed = 0
     while not should_stop():
-        planned += _plan_due(ws, clock())
+        with guard():
+            planned += _plan_due(ws, clock())
         handled = deliverer.deliver_once()
         delivered += handled
         while handled and not should_stop():
             handled = deliverer.deliver_once()
             delivered += handled
-        completed += _complete_finished(ws, clock())
+        with guard():
+            completed += _complete_finished(ws, clock())
         if once:
             break
-        if until_idle and not handled and not _anything_due(ws, clock()):
-            break
+        if until_idle and not handled:
+            with guard():
+                due = _anything_due(ws, clock())
+            if not due:
+                break
         if not handled:
-            time.sleep(poll_seconds)
+            sleep(poll_seconds)
     return WorkerReport(planned, delivered, completed)
 
 

@@ -122,6 +122,39 @@ def email_event(ws: Workspace, email: str, kind: str, at: datetime | None = None
     return {"customers": changed, "suppressed": new}
 
 
+_ADDRESS_COLUMN = {"sms": "phone", "email": "email"}
+
+
+def unsubscribe_customer(
+    ws: Workspace,
+    customer_id: str,
+    channel: str,
+    campaign_id: str | None = None,
+    at: datetime | None = None,
+) -> dict[str, Any]:
+    """A signed unsubscribe link was used: opt the customer out of ``channel``; for sms and
+    email every customer with the same address too, and the hashed address is suppressed.
+    An unknown (e.g. erased) customer changes nothing and is not an error: the link must not
+    tell who exists."""
+    if channel not in ("sms", "email", "web_push"):
+        raise ServiceError(f"unknown channel {channel!r}")
+    at = at or now_utc()
+    customers = ws.engine.table("customers")
+    found = customers.filter(customers.customer_id == ibis.literal(customer_id)).limit(1)
+    rows = found.to_pyarrow().to_pylist()
+    if not rows:
+        return {"customers": 0, "suppressed": False}
+    column = _ADDRESS_COLUMN.get(channel)
+    address = rows[0].get(column) if column else None
+    if not address:
+        changed = _set_status(ws, [customer_id], channel, "opted_out", at, "unsubscribe_link")
+        return {"customers": changed, "suppressed": False}
+    ids = sorted({customer_id, *_customers_with(ws, str(column), str(address))})
+    changed = _set_status(ws, ids, channel, "opted_out", at, "unsubscribe_link")
+    new = campaign_store.suppress(ws.store, channel, address_hash(str(address)), "unsubscribe", at)
+    return {"customers": changed, "suppressed": new}
+
+
 # --- GDPR ---------------------------------------------------------------------------------------
 
 

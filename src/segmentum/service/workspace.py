@@ -10,6 +10,7 @@ import pyarrow as pa
 
 from segmentum.catalog.schema import Catalog, build_catalog
 from segmentum.catalog.settings import WorkspaceSettings
+from segmentum.compiler.predictive import PREDICTIONS_TABLE
 from segmentum.engine.connection import Engine, connect, ensure_schema
 from segmentum.ingest.local_dates import rederive_local_dates
 from segmentum.store.database import AppStore, open_store
@@ -62,6 +63,8 @@ class Workspace:
         engine as an in-memory table (lists are uploaded by hand, so they are small).
         """
         tables = {name: self.engine.table(name) for name in self.catalog.tables}
+        if self.engine.has_table(PREDICTIONS_TABLE):  # written by `segmentum clv`
+            tables[PREDICTIONS_TABLE] = self.engine.table(PREDICTIONS_TABLE)
         if self.store_shares_engine:
             tables["manual_list_members"] = self.engine.table("manual_list_members")
         else:

@@ -202,8 +202,13 @@ METRICS: tuple[str, ...] = (
     "f_score",
     "m_score",
     "rfm_group",
+    "p_alive",
+    "churn_risk",
+    "expected_purchases",
+    "clv",
 )
-"""Computed per-customer metrics; predictive metrics join this list later."""
+"""Computed per-customer metrics: lifecycle, RFM and the predictive (BTYD) ones, which read
+the stored predictions (docs/predictive.md)."""
 
 
 class Metric(_Node):

@@ -92,6 +92,16 @@ MIGRATIONS: tuple[tuple[int, str, tuple[str, ...]], ...] = (
                 token TEXT PRIMARY KEY, erased_at TIMESTAMP NOT NULL)""",
         ),
     ),
+    (
+        5,
+        "fitted BTYD models (BG/NBD and Gamma-Gamma parameters with their as_of and period)",
+        (
+            """CREATE TABLE IF NOT EXISTS clv_models (
+                model_id TEXT PRIMARY KEY, as_of TIMESTAMP NOT NULL, as_of_date DATE NOT NULL,
+                period TEXT NOT NULL, parameters TEXT NOT NULL, customers BIGINT NOT NULL,
+                fitted_at TIMESTAMP NOT NULL)""",
+        ),
+    ),
 )
 
 

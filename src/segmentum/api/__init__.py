@@ -1,0 +1,1 @@
+"""The HTTP interface (`segmentum serve`): FastAPI over the service layer only."""

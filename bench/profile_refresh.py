@@ -19,7 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.segments import DEFAULT_END, data_dir, open_workspace  # noqa: E402
+from bench.segments import DEFAULT_END, data_dir, open_workspace
 
 
 def main() -> None:
@@ -29,13 +29,13 @@ def main() -> None:
     parser.add_argument("--per-segment", action="store_true")
     args = parser.parse_args()
 
+    from segmentum.compiler import compile_segments
     from segmentum.membership.refresh import MEMBER_SCHEMA, member_rows
     from segmentum.service.clock import now_utc, resolve_as_of
     from segmentum.service.library import install_library
     from segmentum.service.segments import stored_definitions
     from segmentum.store import segments as segment_store
     from segmentum.store.membership import STAGING, apply_refresh
-    from segmentum.compiler import compile_segments
 
     ws = open_workspace(data_dir(args.customers, args.orders), Path(tempfile.mkdtemp()))
     install_library(ws)

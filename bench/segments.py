@@ -412,11 +412,17 @@ def print_table(title: str, rows: dict[str, dict[str, Any]]) -> None:
 def check_refresh_sizes(sizes: dict[str, int], table: pa.Table) -> dict[str, Any]:
     """(b)'s lifecycle_* and rfm_* segment sizes against counts of (a)'s reference table."""
     stages = dict(
-        zip(*table.group_by("stage").aggregate([("stage", "count")]).to_pydict().values())
+        zip(
+            *table.group_by("stage").aggregate([("stage", "count")]).to_pydict().values(),
+            strict=True,
+        )
     )
     groups = table.filter(pa.compute.is_valid(table.column("rfm_group")))
     groups = dict(
-        zip(*groups.group_by("rfm_group").aggregate([("rfm_group", "count")]).to_pydict().values())
+        zip(
+            *groups.group_by("rfm_group").aggregate([("rfm_group", "count")]).to_pydict().values(),
+            strict=True,
+        )
     )
     from segmentum.compiler.rfm import PRESETS
 
@@ -464,7 +470,9 @@ def main() -> None:
         180,
         120,
     ), lc
-    assert s.rfm.bins == 5 and s.rfm.preset == "ranges" and s.rfm.groups is None, s.rfm
+    assert s.rfm.bins == 5, s.rfm
+    assert s.rfm.preset == "ranges", s.rfm
+    assert s.rfm.groups is None, s.rfm
     data = prepare_data(args.customers, args.orders, args.end, args.seed)
     outputs_dir = Path(tempfile.mkdtemp(prefix="segbench-out-"))
     contenders: list[str] = []

@@ -22,8 +22,7 @@ def lifetimes_utils() -> ModuleType:
     """``lifetimes.utils`` (lifetimes 0.11.3 sets a pandas option deprecated in pandas 3)."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        utils = pytest.importorskip("lifetimes.utils")
-    return utils
+        return pytest.importorskip("lifetimes.utils")
 
 
 def simulate_bgnbd(
@@ -50,9 +49,7 @@ def simulate_bgnbd(
     return x, t_x
 
 
-def simulate_gamma_gamma(
-    rng: np.random.Generator, x: Array, p: float, q: float, v: float
-) -> Array:
+def simulate_gamma_gamma(rng: np.random.Generator, x: Array, p: float, q: float, v: float) -> Array:
     """Mean spend of ``x`` transactions: z ~ Gamma(p, rate ν), ν ~ Gamma(q, rate v)."""
     nu = rng.gamma(q, 1.0 / v, x.size)
     totals = rng.gamma(p * x, 1.0 / nu)  # sum of x Gamma(p, ν) spends

@@ -76,7 +76,8 @@ def test_clv_without_discount_is_aov_times_purchases() -> None:
     np.testing.assert_allclose(purchases, expected_purchases(BG, 365 / 7, X, TX, T))
     np.testing.assert_allclose(value, aov * purchases, rtol=1e-12)
     _, _, discounted = clv(BG, GG, 7, 365, 0.1, X, TX, T, M)
-    assert np.all(discounted < value) and np.all(discounted > value / 1.1)
+    assert np.all(discounted < value)
+    assert np.all(discounted > value / 1.1)
     assert steps(65) == [30, 60, 65]
     assert steps(0) == []
 
@@ -96,4 +97,5 @@ def test_predict_batch_shape() -> None:
     rows = out.to_pylist()
     assert [row["customer_id"] for row in rows] == ["a", "b"]
     assert rows[0]["p_alive"] == 1.0
-    assert 0 < rows[1]["p_alive"] < 1 and rows[1]["clv"] > 0
+    assert 0 < rows[1]["p_alive"] < 1
+    assert rows[1]["clv"] > 0

@@ -36,7 +36,8 @@ def test_bgnbd_recovers_cdnow_parameters() -> None:
     assert fitted.customers == n
     for name, truth in BGNBD.items():
         value, se = getattr(fitted.params, name), getattr(fitted.se, name)
-        assert np.isfinite(se) and se > 0
+        assert np.isfinite(se)
+        assert se > 0
         assert abs(value - truth) <= 3 * se, (name, value, se)
         assert abs(value - truth) / truth <= BGNBD_TOLERANCE[name], (name, value)
     at_truth = float(bgnbd_log_likelihood(BgNbdParams(**BGNBD), x, t_x, age).sum())
@@ -55,9 +56,7 @@ def test_bgnbd_weights_equal_repeated_rows() -> None:
     assert grouped.customers == whole.customers
     assert grouped.log_likelihood == pytest.approx(whole.log_likelihood, rel=1e-9)
     for name in BGNBD:
-        assert getattr(grouped.params, name) == pytest.approx(
-            getattr(whole.params, name), rel=1e-4
-        )
+        assert getattr(grouped.params, name) == pytest.approx(getattr(whole.params, name), rel=1e-4)
 
 
 def test_gamma_gamma_recovers_cdnow_parameters() -> None:
@@ -69,7 +68,8 @@ def test_gamma_gamma_recovers_cdnow_parameters() -> None:
     assert fitted.customers == n
     for name, truth in GAMMA_GAMMA.items():
         value, se = getattr(fitted.params, name), getattr(fitted.se, name)
-        assert np.isfinite(se) and se > 0
+        assert np.isfinite(se)
+        assert se > 0
         assert abs(value - truth) <= 3 * se, (name, value, se)
         assert abs(value - truth) / truth <= GG_TOLERANCE[name], (name, value)
     assert fitted.as_dict()["p"] == {"value": fitted.params.p, "se": fitted.se.p}
@@ -79,7 +79,9 @@ def test_gamma_gamma_leaves_out_customers_without_repeats() -> None:
     rng = np.random.default_rng(3)
     x = 1.0 + rng.poisson(2.0, 2000)
     m = simulate_gamma_gamma(rng, x, **GAMMA_GAMMA)
-    with_zeros = fit_gamma_gamma(np.concatenate([x, np.zeros(50)]), np.concatenate([m, np.zeros(50)]))
+    with_zeros = fit_gamma_gamma(
+        np.concatenate([x, np.zeros(50)]), np.concatenate([m, np.zeros(50)])
+    )
     assert with_zeros.customers == 2000
     assert with_zeros.params == fit_gamma_gamma(x, m).params
 

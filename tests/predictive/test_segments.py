@@ -97,5 +97,5 @@ def test_rfm_metrics_do_not_join_predictions(
     catalog: Catalog, settings: WorkspaceSettings, make_tables: MakeTables
 ) -> None:
     tables = make_tables(customers=customers())
-    result = compile_segments({"f": parse_text("frequency eq 0")}, catalog, settings, tables, AS_OF)
+    result = compile_segments({"f": parse_text("frequency = 0")}, catalog, settings, tables, AS_OF)
     assert members(result, "f") == {f"c{i}" for i in range(1, 7)}

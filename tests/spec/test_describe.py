@@ -37,7 +37,7 @@ CASES: list[tuple[str, str]] = [
         "orders(ago 24h..7d).count() > 0",
         "customers who have more than 0 orders between 24 hours and 7 days ago",
     ),
-    ("orders(ago 30d).count() = 1", "customers who have 1 orders at least 30 days ago"),
+    ("orders(ago 30d).count() = 1", "customers who have 1 order at least 30 days ago"),
     (
         "orders(dates 2024-01-01..2024-03-31).count() > 0",
         "customers who have more than 0 orders from 2024-01-01 to 2024-03-31",
@@ -52,7 +52,7 @@ CASES: list[tuple[str, str]] = [
         "orders(each_month 1).count() > 0",
         "customers who have more than 0 orders in the last complete calendar month",
     ),
-    ("orders.count() > 0", "customers who have more than 0 orders ever"),
+    ("orders.count() > 0", "customers who have more than 0 orders"),
     (
         'order_items(within 90d, where product.category = "sport shoes").avg(value) > 5',
         "customers who have an average value of order items with product.category 'sport shoes'"

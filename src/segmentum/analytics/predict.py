@@ -133,7 +133,10 @@ def predict_batch(
     monetary), as a batch of ``PREDICTION_SCHEMA``."""
 
     def column(name: str) -> Array:
-        return batch.column(name).to_numpy(zero_copy_only=False).astype(np.float64)
+        values: Array = np.asarray(
+            batch.column(name).to_numpy(zero_copy_only=False), dtype=np.float64
+        )
+        return values
 
     x, t_x, t, m = column("frequency"), column("recency"), column("T"), column("monetary")
     alive = p_alive(bgnbd, x, t_x, t)

@@ -49,7 +49,7 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
         return JSONResponse({"detail": str(error)}, status_code=400)
 
     for error_class in user_errors():
-        if not issubclass(error_class, ServiceError):
+        if issubclass(error_class, Exception) and not issubclass(error_class, ServiceError):
             app.add_exception_handler(error_class, _user_error)
     return app
 

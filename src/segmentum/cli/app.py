@@ -15,6 +15,7 @@ from segmentum.cli import (
     metric_commands,
     privacy_commands,
     segment_commands,
+    serve_commands,
     sms_commands,
     workspace_commands,
 )
@@ -43,6 +44,7 @@ app.add_typer(customer_commands.app, name="customers")
 app.command("stats")(customer_commands.stats)
 app.add_typer(campaign_commands.app, name="campaigns")
 app.command("worker")(campaign_commands.worker)
+app.command("serve")(serve_commands.serve)
 customer_commands.app.command("forget")(privacy_commands.forget)
 customer_commands.app.command("export")(privacy_commands.export)
 

@@ -289,6 +289,12 @@ def _source_records(ctx: _Context, source: str) -> list[_Record]:
         for row in ctx.data.get("events", ()):
             if row.get("type") == source:
                 add(row["customer_id"], row["occurred_at"], row, row.get("product_id"))
+    elif source == "interactions":
+        # Every non-cancelled order and every event: customer, instant and date only.
+        for row in orders:
+            add(row["customer_id"], row["ordered_at"], {}, None)
+        for row in ctx.data.get("events", ()):
+            add(row["customer_id"], row["occurred_at"], {}, None)
     else:
         raise ReferenceError(f"unknown activity source {source!r}")
     out.sort(key=lambda record: (record.customer_id, record.instant))

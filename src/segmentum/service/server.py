@@ -23,7 +23,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import parse_qsl
 
 from segmentum.campaigns.channels.base import ChannelConfigError, env_secret
@@ -61,19 +61,19 @@ class WebhookError(ServiceError):
     status = 400
 
 
-class Unauthorized(WebhookError):
+class UnauthorizedError(WebhookError):
     status = 401
 
 
-class NotConfigured(WebhookError):
+class NotConfiguredError(WebhookError):
     status = 503
 
 
-class NotFound(WebhookError):
+class NotFoundError(WebhookError):
     status = 404
 
 
-class Conflict(WebhookError):
+class ConflictError(WebhookError):
     status = 409
 
 
@@ -88,7 +88,7 @@ class ServerSettings:
     poll_seconds: float = 1.0
     batch_size: int | None = None
 
-    ENV = {
+    ENV: ClassVar[Mapping[str, str]] = {
         "db": "SEGMENTUM_DB",
         "app_db": "SEGMENTUM_APP_DB",
         "worker": "SEGMENTUM_SERVE_WORKER",
@@ -236,9 +236,9 @@ class Server:
         try:
             secret = env_secret(config, key, self.environ)
         except ChannelConfigError as error:
-            raise NotConfigured(f"{channel} webhooks: {error}") from error
+            raise NotConfiguredError(f"{channel} webhooks: {error}") from error
         if not secret:
-            raise NotConfigured(f"{channel} webhooks: set channels.{channel}.{key}")
+            raise NotConfiguredError(f"{channel} webhooks: set channels.{channel}.{key}")
         return secret
 
     def _verify(
@@ -250,7 +250,7 @@ class Server:
         name = str(config.get("webhook_signature_header", DEFAULT_SIGNATURE_HEADER)).lower()
         lowered = {key.lower(): value for key, value in headers.items()}
         if not verify_signature(secret, body, lowered.get(name)):
-            raise Unauthorized("missing or invalid webhook signature")
+            raise UnauthorizedError("missing or invalid webhook signature")
         return config
 
     # --- webhooks ------------------------------------------------------------------------------
@@ -274,9 +274,9 @@ class Server:
                 ws, receipt.reference, receipt.status, receipt.raw_status, at or now_utc()
             )
         if outcome["result"] == "unknown":
-            raise NotFound(f"no message {receipt.reference!r}")
+            raise NotFoundError(f"no message {receipt.reference!r}")
         if outcome["result"] == "not_sent":
-            raise Conflict(f"message {receipt.reference!r} is {outcome['status']}; retry later")
+            raise ConflictError(f"message {receipt.reference!r} is {outcome['status']}; retry later")
         return outcome
 
     def sms_inbound(

@@ -234,6 +234,8 @@ def _article(noun: str) -> str:
 
 
 def _source(source: str, plural: bool) -> str:
+    if source == "interactions":
+        return "orders or interactions" if plural else "order or interaction"
     if source in _SOURCES:
         word = _SOURCES[source]
         return word + ("s" if plural else "")
@@ -248,13 +250,16 @@ def _filters(filters: tuple[Filter, ...]) -> str:
 
 
 def describe_activity(activity: Activity, plural: bool = True) -> str:
-    """ "orders with status 'paid' in the last 30 days"."""
-    return (
-        _source(activity.source, plural)
-        + _filters(activity.filters)
-        + " "
-        + describe_window(activity.window)
-    )
+    """ "orders with status 'paid' in the last 30 days" (no window words for "ever")."""
+    text = _source(activity.source, plural) + _filters(activity.filters)
+    if isinstance(activity.window, Ever):
+        return text
+    return text + " " + describe_window(activity.window)
+
+
+def _counts_one(comparison: Comparison) -> bool:
+    """ "at least 1 order", not "at least 1 orders"."""
+    return comparison.op in ("eq", "gte", "lte") and comparison.value == 1
 
 
 def _measure(activity: Activity, function: str, field: str | None) -> str:
@@ -300,7 +305,7 @@ def describe_aggregate(node: Aggregate) -> str:
     if node.function == "count" and node.field is None:
         if comparison.op == "eq" and comparison.value == 0:
             return f"have no {describe_activity(activity)}"
-        return f"have {noun} {describe_activity(activity)}"
+        return f"have {noun} {describe_activity(activity, plural=not _counts_one(comparison))}"
     if (
         node.function == "sum"
         and node.field in ("amount", "value")
@@ -335,6 +340,8 @@ def describe_recency(node: Recency) -> str:
 
 
 def _lifecycle_value(value: Scalar) -> str:
+    if value == "zero":
+        return "zero (never bought)"
     return value.replace("_", "-") if isinstance(value, str) else describe_value(value)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Request
+from starlette.concurrency import run_in_threadpool
 
 from segmentum.api.deps import ServerDep
 
@@ -15,18 +16,17 @@ router = APIRouter(prefix="/webhooks/sms", tags=["sms webhooks"])
 async def receipt(request: Request, server: ServerDep) -> dict[str, Any]:
     """Sent → delivered / failed, by provider message id or idempotency key."""
     body = await request.body()
-    return await _threaded(server.sms_receipt, body, dict(request.headers))
+    result: dict[str, Any] = await run_in_threadpool(
+        server.sms_receipt, body, dict(request.headers)
+    )
+    return result
 
 
 @router.post("/inbound")
 async def inbound(request: Request, server: ServerDep) -> dict[str, Any]:
     """An inbound SMS; STOP & co. opt out; ``reply`` is the (single) confirmation text."""
     body = await request.body()
-    return await _threaded(server.sms_inbound, body, dict(request.headers))
-
-
-async def _threaded(function: Any, *args: Any) -> dict[str, Any]:
-    from starlette.concurrency import run_in_threadpool
-
-    result: dict[str, Any] = await run_in_threadpool(function, *args)
+    result: dict[str, Any] = await run_in_threadpool(
+        server.sms_inbound, body, dict(request.headers)
+    )
     return result

@@ -1,0 +1,38 @@
+"""`segmentum serve`: the HTTP server (webhooks, campaign status) with the worker embedded."""
+
+from __future__ import annotations
+
+import os
+
+import typer
+
+from segmentum.cli.context import CliState
+from segmentum.cli.output import err_console
+from segmentum.service.server import ServerSettings
+
+#: The app factory, by import string (the CLI does not import the HTTP interface).
+APP_FACTORY = "segmentum.api.app:create_app"
+
+
+def serve(
+    ctx: typer.Context,
+    host: str = typer.Option("127.0.0.1", "--host", help="Interface to listen on."),
+    port: int = typer.Option(8000, "--port", min=1, max=65535, help="TCP port."),
+    no_worker: bool = typer.Option(
+        False, "--no-worker", help="Do not run the delivery worker inside the server."
+    ),
+    poll: float = typer.Option(1.0, "--poll", min=0.01, help="Worker's idle poll, seconds."),
+) -> None:
+    """Serve the webhooks (delivery receipts, inbound replies, bounces, one-click unsubscribe)
+    and campaign status; the worker runs inside unless --no-worker. The server holds the
+    workspace while it runs (a DuckDB file has one writing process)."""
+    import uvicorn
+
+    state = ctx.find_root().obj
+    assert isinstance(state, CliState)
+    settings = ServerSettings(db=state.db, app_db=state.app_db, worker=not no_worker,
+                              poll_seconds=poll)  # fmt: skip
+    os.environ.update(settings.to_env())
+    worker = "without the worker" if no_worker else "with the worker"
+    err_console.print(f"serving on http://{host}:{port} {worker}")
+    uvicorn.run(APP_FACTORY, factory=True, host=host, port=port, log_level="info")

@@ -6,7 +6,9 @@ BOOT := .bootstrap
 UV := $(BOOT)/bin/uv
 export UV_SYSTEM_CERTS := 1
 export UV_PYTHON_DOWNLOADS := never
-export UV_PYTHON := $(shell command -v $(PYTHON))
+export UV_PYTHON := $(shell $(PYTHON) -c "import sys; print(sys.executable)")
+
+TEST_WORKERS ?= 2
 
 .PHONY: demo test lint typecheck unit env bench clean
 
@@ -32,7 +34,7 @@ typecheck: env
 	$(UV) run --no-sync mypy
 
 unit: env
-	$(UV) run --no-sync pytest $(PYTEST_ARGS)
+	$(UV) run --no-sync pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)
 
 test: lint typecheck unit
 

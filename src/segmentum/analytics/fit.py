@@ -153,14 +153,13 @@ def _maximise(objective: Objective, start: Array) -> tuple[Array, Array, float]:
     """Minimise the negative log-likelihood over log-parameters; returns the parameters,
     their standard errors and the maximised log-likelihood."""
     result = optimize.minimize(
-        objective, start, method="L-BFGS-B", options={"maxiter": 2000, "ftol": 1e-14}
+        objective,
+        start,
+        method="L-BFGS-B",
+        options={"maxiter": 2000, "ftol": 1e-15, "gtol": 1e-8},
     )
     if not np.all(np.isfinite(result.x)) or not np.isfinite(result.fun):
         raise FitError(f"the likelihood did not converge: {result.message}")
-    # polish: a second start from the optimum removes L-BFGS-B's early stop on flat ridges
-    result = optimize.minimize(
-        objective, result.x, method="Nelder-Mead", options={"xatol": 1e-10, "fatol": 1e-10}
-    )
     at = np.asarray(result.x, dtype=np.float64)
     params = np.exp(at)
     hessian = _hessian(objective, at)

@@ -38,6 +38,63 @@ def compile_content(content: Content, channel: str) -> CompiledTemplate:
     return compile_template(template, TemplateLimits.for_channel(channel))
 
 
+#: Row columns besides the template's fields that change a rendering: the formatting locale
+#: and the zone dates are shown in.
+_IMPLICIT = ("language", "timezone")
+_MAX_KEY_SPAN = 2**62
+
+
+def distinct_key(table: pa.Table, columns: list[str]) -> pa.Array | None:
+    """One int64 per row, equal exactly when the rows agree on ``columns`` (nulls included);
+    None when a column is nested (struct, list) or the combinations could overflow."""
+    combined: pa.Array = pa.array([0] * table.num_rows, pa.int64())
+    span = 1
+    for name in columns:
+        column = table.column(name)
+        if pa.types.is_nested(column.type):
+            return None
+        encoded = pc.dictionary_encode(column.combine_chunks())
+        cardinality = len(encoded.dictionary) + 1
+        span *= cardinality
+        if span > _MAX_KEY_SPAN:
+            return None
+        indices = pc.fill_null(encoded.indices.cast(pa.int64()), cardinality - 1)
+        combined = pc.add(pc.multiply(combined, cardinality), indices)
+    return combined
+
+
+def _render_distinct(
+    compiled: CompiledTemplate, group: pa.Table, extra: Mapping[str, Any]
+) -> pa.Table:
+    """Render each distinct combination of the values the template reads once, then spread
+    the results back to every row (a rendering depends only on those values, the language
+    and the zone; a name or an amount repeats across thousands of customers)."""
+    used = [
+        name for name in group.column_names if name in compiled.fields or name in _IMPLICIT
+    ]
+    key = distinct_key(group, used)
+    if key is None:
+        return render_batch(compiled, group, "language", extra)
+    unique = pc.unique(key)
+    if len(unique) == group.num_rows:
+        return render_batch(compiled, group, "language", extra)
+    first = pc.index_in(unique, value_set=key)
+    rendered = render_batch(compiled, group.take(first), "language", extra)
+    return rendered.take(pc.index_in(key, value_set=unique))
+
+
+def _failed(rows: int, error: str | None) -> pa.Table:
+    return pa.table(
+        {
+            "subject": pa.nulls(rows, pa.string()),
+            "body": pa.nulls(rows, pa.string()),
+            "html": pa.nulls(rows, pa.string()),
+            "render_error": pa.array([error] * rows, pa.string()),
+        },
+        schema=RENDER_SCHEMA,
+    )
+
+
 def render_rows(
     data: pa.Table,
     key_column: str,
@@ -49,12 +106,12 @@ def render_rows(
     """Render every row of ``data`` with ``contents[row[key_column]]``; same row order."""
     if data.num_rows == 0:
         return RENDER_SCHEMA.empty_table()
-    parts: dict[str, list[str | None]] = {name: [None] * data.num_rows for name in
-                                          RENDER_SCHEMA.names}  # fmt: skip
     keys = data.column(key_column)
+    positions: list[pa.Array] = []
+    parts: list[pa.Table] = []
     for key in pc.unique(keys).to_pylist():
         mask = pc.equal(keys, key)
-        positions = pc.indices_nonzero(mask).to_pylist()
+        where = pc.indices_nonzero(mask)
         content = contents.get(key)
         error: str | None = None if content is not None else f"no template for {key}"
         compiled = None
@@ -64,15 +121,20 @@ def render_rows(
             except TemplateError as failure:
                 error = str(failure)
         if compiled is None:
-            for position in positions:
-                parts["render_error"][position] = error
-            continue
-        group = data.filter(mask).select(context_columns)
-        rendered = render_batch(compiled, group, "language", extra)
-        for name, source in (("subject", "subject"), ("body", "body"), ("html", "html"),
-                             ("render_error", "error")):  # fmt: skip
-            target = parts[name]
-            for position, value in zip(positions, rendered.column(source).to_pylist(),
-                                       strict=True):  # fmt: skip
-                target[position] = value
-    return pa.table({name: pa.array(parts[name], pa.string()) for name in RENDER_SCHEMA.names})
+            part = _failed(len(where), error)
+        else:
+            rendered = _render_distinct(compiled, data.filter(mask).select(context_columns),
+                                        extra)  # fmt: skip
+            part = pa.table(
+                {
+                    "subject": rendered.column("subject"),
+                    "body": rendered.column("body"),
+                    "html": rendered.column("html"),
+                    "render_error": rendered.column("error"),
+                },
+                schema=RENDER_SCHEMA,
+            )
+        positions.append(where)
+        parts.append(part)
+    order = pc.sort_indices(pa.concat_arrays(positions))
+    return pa.concat_tables(parts).take(order).combine_chunks()

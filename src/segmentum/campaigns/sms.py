@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 Encoding = Literal["gsm7", "ucs2"]
 
@@ -96,7 +97,18 @@ SMS_COUNT_SCHEMA = pa.schema(
 
 
 def count_sms_batch(texts: pa.Array | pa.ChunkedArray) -> pa.Table:
-    """`count_sms` over a string array: a table (encoding, units, segments); null stays null."""
+    """`count_sms` over a string array: a table (encoding, units, segments); null stays null.
+
+    Each distinct text is counted once (a campaign's messages repeat a lot)."""
+    if isinstance(texts, pa.ChunkedArray):
+        texts = texts.combine_chunks()
+    if len(texts) > 64:
+        encoded = pc.dictionary_encode(texts)
+        return _count_each(encoded.dictionary).take(encoded.indices)
+    return _count_each(texts)
+
+
+def _count_each(texts: pa.Array) -> pa.Table:
     encodings: list[str | None] = []
     units: list[int | None] = []
     segments: list[int | None] = []

@@ -90,8 +90,14 @@ def _set_status(
 
 
 def _customers_with(ws: Workspace, column: str, value: str) -> list[str]:
+    """Customers whose ``column`` holds ``value``; e-mail addresses compare case-insensitively
+    (as the suppression list's hash does)."""
     customers = ws.engine.table("customers")
-    expr = customers.filter(customers[column] == ibis.literal(value)).select("customer_id")
+    if column == "email":
+        match = customers[column].strip().lower() == ibis.literal(value.strip().lower())
+    else:
+        match = customers[column] == ibis.literal(value)
+    expr = customers.filter(match).select("customer_id")
     return [str(v) for v in expr.to_pyarrow().column(0).to_pylist()]
 
 

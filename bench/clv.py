@@ -138,7 +138,9 @@ def main() -> None:
                 return pa.Table.from_batches(list(batches), schema=clv.PREDICTED_SCHEMA)
 
             predictions = timed("predictions", times, predict)
-            stored = StoredModel("bench", as_of, args.end, args.period, parameters, customers, as_of)
+            stored = StoredModel(
+                "bench", as_of, args.end, args.period, parameters, customers, as_of
+            )
             timed(
                 "store",
                 times,

@@ -19,7 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.segments import DEFAULT_END, data_dir, open_workspace
+from bench.segments import DEFAULT_END, data_dir, install_bench_library, open_workspace
 
 
 def main() -> None:
@@ -32,13 +32,12 @@ def main() -> None:
     from segmentum.compiler import compile_segments
     from segmentum.membership.refresh import MEMBER_SCHEMA, member_rows
     from segmentum.service.clock import now_utc, resolve_as_of
-    from segmentum.service.library import install_library
     from segmentum.service.segments import stored_definitions
     from segmentum.store import segments as segment_store
     from segmentum.store.membership import STAGING, apply_refresh
 
     ws = open_workspace(data_dir(args.customers, args.orders), Path(tempfile.mkdtemp()))
-    install_library(ws)
+    install_bench_library(ws)
     definitions = stored_definitions(ws)
     versions = {s.name: s.version for s in segment_store.list_segments(ws.store)}
     as_of = resolve_as_of(DEFAULT_END, ws.settings.timezone)

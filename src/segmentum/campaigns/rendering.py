@@ -13,6 +13,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from segmentum.campaigns.links import LinkTracking
 from segmentum.campaigns.model import Content
 from segmentum.campaigns.templates import (
     CompiledTemplate,
@@ -69,9 +70,7 @@ def _render_distinct(
     """Render each distinct combination of the values the template reads once, then spread
     the results back to every row (a rendering depends only on those values, the language
     and the zone; a name or an amount repeats across thousands of customers)."""
-    used = [
-        name for name in group.column_names if name in compiled.fields or name in _IMPLICIT
-    ]
+    used = [name for name in group.column_names if name in compiled.fields or name in _IMPLICIT]
     key = distinct_key(group, used)
     if key is None:
         return render_batch(compiled, group, "language", extra)
@@ -102,8 +101,15 @@ def render_rows(
     context_columns: list[str],
     extra: Mapping[str, Any],
     channel: str,
+    links: LinkTracking | None = None,
 ) -> pa.Table:
-    """Render every row of ``data`` with ``contents[row[key_column]]``; same row order."""
+    """Render every row of ``data`` with ``contents[row[key_column]]``; same row order.
+
+    With ``links``, http(s) links become tracked short links and a ``links`` column lists
+    each row's (code, original, destination) for the service to store."""
+    if links is not None:
+        rendered = render_rows(data, key_column, contents, context_columns, extra, channel)
+        return track_links(rendered, data, links)
     if data.num_rows == 0:
         return RENDER_SCHEMA.empty_table()
     keys = data.column(key_column)
@@ -138,3 +144,36 @@ def render_rows(
         parts.append(part)
     order = pc.sort_indices(pa.concat_arrays(positions))
     return pa.concat_tables(parts).take(order).combine_chunks()
+
+
+LINKS_TYPE = pa.list_(
+    pa.struct([("code", pa.string()), ("original", pa.string()), ("destination", pa.string())])
+)
+
+
+def track_links(rendered: pa.Table, data: pa.Table, tracking: LinkTracking) -> pa.Table:
+    """Rewrite the links of rendered messages (``data`` gives each row's ``message_key``,
+    ``segment`` and ``template_variant`` or ``variant``); adds the ``links`` column.
+
+    Per value, like rendering itself; rows without "http" in body or html are not touched."""
+    variant_column = "template_variant" if "template_variant" in data.column_names else "variant"
+    bodies = rendered.column("body").to_pylist()
+    htmls = rendered.column("html").to_pylist()
+    keys = data.column("message_key").to_pylist()
+    segments = data.column("segment").to_pylist()
+    variants = data.column(variant_column).to_pylist()
+    found: list[list[dict[str, str]]] = []
+    for index, (body, html) in enumerate(zip(bodies, htmls, strict=True)):
+        if not ((body and "http" in body) or (html and "http" in html)):
+            found.append([])
+            continue
+        texts, tracked = tracking.rewrite(
+            keys[index], segments[index], variants[index], {"body": body, "html": html}
+        )
+        bodies[index], htmls[index] = texts["body"], texts["html"]
+        found.append([vars(link) for link in tracked])
+    out = rendered.set_column(
+        rendered.schema.get_field_index("body"), "body", pa.array(bodies, pa.string())
+    )
+    out = out.set_column(out.schema.get_field_index("html"), "html", pa.array(htmls, pa.string()))
+    return out.append_column("links", pa.array(found, LINKS_TYPE))

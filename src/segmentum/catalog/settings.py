@@ -10,7 +10,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from segmentum.catalog.events import BUILTIN_EVENT_TYPES, RESERVED_PROPERTY_NAMES
-from segmentum.catalog.tables import CUSTOMERS, PRODUCTS
+from segmentum.catalog.mapping import TableMapping
+from segmentum.catalog.tables import CUSTOMERS, PRODUCTS, TABLES_BY_NAME
 from segmentum.catalog.types import CUSTOM_ATTRIBUTE_TYPES, ValueType
 
 _IDENTIFIER = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
@@ -100,6 +101,14 @@ class DeliverySettings(_Model):
     batch_size: int = Field(100, ge=1)
 
 
+class TrackingSettings(_Model):
+    """Tracked links: ``<base_url>/r/<8-character code>`` redirects (``segmentum serve``) to
+    the destination with UTM parameters; ``enabled`` false leaves links as written."""
+
+    enabled: bool = True
+    base_url: str = Field("http://localhost:8000", pattern=r"^https?://[^\s/?#]+(/[^\s?#]*)?$")
+
+
 def _default_channels() -> dict[str, dict[str, Any]]:
     return {
         channel: {"type": "outbox", "path": f"outbox/{channel}.jsonl"}
@@ -128,6 +137,10 @@ class WorkspaceSettings(_Model):
     delivery: DeliverySettings = Field(default_factory=DeliverySettings)
     #: Per-channel send rate limits in messages per second (absent: unlimited).
     send_rate_per_second: dict[str, float] = Field(default_factory=dict)
+    tracking: TrackingSettings = Field(default_factory=TrackingSettings)
+    #: Warehouse mode: catalog tables read from existing tables or Parquet folders on the
+    #: data engine (docs/warehouse.md); empty means every table is Segmentum's own.
+    table_mappings: dict[str, TableMapping] = Field(default_factory=dict)
 
     @field_validator("timezone")
     @classmethod
@@ -136,6 +149,15 @@ class WorkspaceSettings(_Model):
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError) as error:
             raise ValueError(f"unknown IANA time zone {value!r}") from error
+        return value
+
+    @field_validator("table_mappings")
+    @classmethod
+    def _mapped_tables_exist(cls, value: dict[str, TableMapping]) -> dict[str, TableMapping]:
+        for name in value:
+            if name not in TABLES_BY_NAME:
+                known = ", ".join(TABLES_BY_NAME)
+                raise ValueError(f"table_mappings: {name!r} is not a catalog table ({known})")
         return value
 
     @field_validator("rates")

@@ -16,8 +16,10 @@ from segmentum.cli.output import OutputFormat, emit_document, err_console
 from segmentum.service.demo import (
     DEFAULT_CUSTOMERS,
     DEFAULT_SEED,
+    DemoCampaignResult,
     generate_files,
     load_demo,
+    run_demo_campaign,
     shop_config,
 )
 
@@ -64,20 +66,36 @@ def demo(
         False, "--replace", help="Empty the data tables first if the workspace has customers."
     ),
     output: OutputFormat = SummaryFormatOption,
+    no_campaign: bool = typer.Option(
+        False, "--no-campaign", help="Only load the shop; skip the demo SMS campaign."
+    ),
 ) -> None:
-    """Generate the demo shop and load it through the importers, then describe the base."""
+    """Generate the demo shop and load it through the importers, then describe the base; then
+    install the segment library and send a segmented SMS campaign to the file outbox."""
     if ctx.invoked_subcommand is not None:
         return
     config = shop_config(customers=customers, orders=orders, end=_day(end), seed=seed)
     ws = workspace(ctx)
     with err_console.status("generating the demo shop") as status:
         result = load_demo(ws, config, replace=replace, progress=lambda step: status.update(step))
+    campaign: DemoCampaignResult | None = None
+    if not no_campaign:
+        with err_console.status("running the demo campaign") as status:
+            campaign = run_demo_campaign(ws, config, progress=lambda step: status.update(step))
     base = result.base
     if result.rejected:
         err_console.print(f"[yellow]warning: {result.rejected} generated rows were rejected[/]")
     if output is not OutputFormat.table:
         document = base.as_dict()
         document["seconds"] = round(result.seconds, 1)
+        if campaign is not None:
+            document["campaign"] = {
+                "campaign": campaign.campaign_id,
+                "sent_at": campaign.sent_at,
+                "outbox": campaign.outbox,
+                "segments": campaign.rows,
+                "seconds": round(campaign.seconds, 1),
+            }
         emit_document(document, output)
         return
     table = Table(title="Demo shop loaded", show_header=False)
@@ -97,6 +115,8 @@ def demo(
         table.add_row(f"{channel} subscribers", f"{count:,}")
     table.add_row("loaded in", f"{result.seconds:.1f} s")
     Console().print(table)
+    if campaign is not None:
+        _print_campaign(campaign)
     err_console.print(
         "Next, try:\n"
         "  segmentum stats\n"
@@ -104,6 +124,40 @@ def demo(
         "  segmentum lifecycle\n"
         "  segmentum rfm\n"
         "  segmentum workspace show"
+    )
+
+
+SKIP_REASONS = ("no_consent", "no_address", "suppressed", "frequency_cap", "budget",
+                "render_error")  # fmt: skip
+
+
+def _print_campaign(campaign: DemoCampaignResult) -> None:
+    sent_at = f"{campaign.sent_at:%Y-%m-%d %H:%M} UTC"
+    table = Table(title=f"Demo campaign {campaign.campaign_id} (SMS, {sent_at})")
+    table.add_column("segment")
+    for column in ("eligible", "held out", "sent", "deferred"):
+        table.add_column(column, justify="right")
+    table.add_column("skipped by reason")
+    table.add_column("SMS parts", justify="right")
+    table.add_column("cost", justify="right")
+    for row in campaign.rows:
+        skipped = ", ".join(
+            f"{reason.replace('_', ' ')} {row[reason]:,}" for reason in SKIP_REASONS if row[reason]
+        )
+        table.add_row(
+            row["segment"],
+            *(f"{row[c]:,}" for c in ("eligible", "held_out", "sent", "deferred")),
+            skipped or "-",
+            f"{row['sms_segments']:,}",
+            f"{row['cost']:,.2f}",
+        )
+    Console().print(table)
+    for note in campaign.notes:
+        err_console.print(f"[yellow]note: {note}[/]")
+    where = f" to {campaign.outbox}" if campaign.outbox else ""
+    err_console.print(
+        f"campaign sent{where} in {campaign.seconds:.1f} s; see "
+        f"`segmentum campaigns status {campaign.campaign_id}`"
     )
 
 

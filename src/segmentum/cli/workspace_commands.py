@@ -1,4 +1,4 @@
-"""`segmentum workspace show|set|import`: workspace settings."""
+"""`segmentum workspace show|set|import|check`: workspace settings and the warehouse mapping."""
 
 from __future__ import annotations
 
@@ -8,8 +8,9 @@ import typer
 import yaml
 
 from segmentum.cli.context import workspace
-from segmentum.cli.output import OutputFormat, emit_document, err_console
+from segmentum.cli.output import OutputFormat, emit, emit_document, err_console
 from segmentum.service.settings import import_settings, set_setting, show_settings
+from segmentum.service.warehouse import check_workspace
 
 app = typer.Typer(help="Show and change workspace settings (timezone, currency, attributes...).")
 
@@ -45,3 +46,31 @@ def import_(
     """Load settings from a YAML file (custom attributes, event types, thresholds...)."""
     import_settings(workspace(ctx), file)
     err_console.print(f"settings imported from {file}")
+
+
+@app.command("check")
+def check(
+    ctx: typer.Context,
+    output: OutputFormat = FormatOption,
+    schema_only: bool = typer.Option(
+        False, "--schema-only", help="compare schemas only; skip the NULL/duplicate key scan"
+    ),
+) -> None:
+    """Check the warehouse mapping against the live schema; exit 1 listing every problem."""
+    report = check_workspace(workspace(ctx), data=not schema_only)
+    if output is OutputFormat.json:
+        emit_document(report.as_dict(), output)
+    else:
+        rows = [problem.as_dict() for problem in report.problems]
+        columns = ("table", "column", "kind", "expected", "found", "source")
+        if rows:
+            emit(rows, columns, output, title="warehouse mapping problems")
+        mapped = [row for row in report.tables if row["mapped"]]
+        if not mapped:
+            err_console.print("no mapped tables: every catalog table is Segmentum's own")
+        elif report.ok:
+            names = ", ".join(f"{row['table']} <- {row['source']}" for row in mapped)
+            err_console.print(f"mapping OK: {names}")
+    if not report.ok:
+        err_console.print(f"{len(report.problems)} mapping problem(s)")
+        raise typer.Exit(1)

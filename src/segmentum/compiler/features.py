@@ -308,7 +308,13 @@ class Features:
         return products, any(bounds.since_signup for _, _, bounds in sources)
 
     def _aggregate_expr(self, rel: Any, key: AggKey) -> Any:
-        where = self.record_predicate(rel, key.source, key.filters, key.bounds)
+        info = source_info(self.catalog, key.source)
+        assert info is not None
+        where = (
+            None  # every record of the relation: no FILTER (WHERE TRUE)
+            if info.event_type is None and not key.filters and key.bounds == EVER
+            else self.record_predicate(rel, key.source, key.filters, key.bounds)
+        )
         if key.function == "count":
             return rel.count(where=where)
         column = self.field(rel, key.field or "")

@@ -1,5 +1,6 @@
 """Use cases of the demo shop: load it into a workspace through the importers, or write the
-benchmark files; and describe what a workspace's base looks like."""
+benchmark files; describe what a workspace's base looks like; and run a segmented SMS campaign
+to the file outbox (`run_demo_campaign`)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from datetime import time as clock_time
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -15,10 +17,11 @@ from typing import Any
 import ibis
 
 from segmentum.catalog.tables import CANCELLED_STATUS, CHANNELS, SENDABLE_STATUS
+from segmentum.compiler.errors import InvalidSegmentsError
 from segmentum.demo.generate import TABLE_ORDER, ShopConfig, write_shop
 from segmentum.demo.shop import DEMO_TIMEZONE, demo_settings
 from segmentum.service.clock import end_of_day, now_utc
-from segmentum.service.errors import ServiceError
+from segmentum.service.errors import ServiceError, user_errors
 from segmentum.service.imports import ImportOptions, ImportSummary, import_file
 from segmentum.service.workspace import Workspace
 
@@ -190,3 +193,201 @@ def _utc(value: datetime | None) -> datetime | None:
     if value is None or value.tzinfo is not None:
         return value
     return value.replace(tzinfo=UTC)
+
+
+# --- the demo campaign --------------------------------------------------------------------------
+
+DEMO_CAMPAIGN = "demo_comeback"
+#: The campaign runs at this local time on the history's last day (inside quiet hours' window).
+DEMO_SEND_TIME = clock_time(10, 0)
+DEMO_PRICE_PER_SEGMENT = Decimal("0.90")
+DEMO_SEGMENTS = ("abandoned_cart", "recent_buyers", "lifecycle_churn")
+
+
+def demo_campaign_definition(name: str = DEMO_CAMPAIGN) -> dict[str, Any]:
+    """An SMS campaign for three library segments, in priority order, each with Czech, Polish
+    and Russian texts keyed on the customer's language and an English fallback; 10 % held out
+    of each segment's eligible audience."""
+    hello = "{{ first_name | default('') }}"
+    return {
+        "name": name,
+        "description": "Demo: cart reminder, purchase follow-up and win-back by segment.",
+        "channel": "sms",
+        "segments": [
+            {
+                "segment": "abandoned_cart",
+                "holdout_pct": 10,
+                "template": {
+                    "body": f"Hi {hello}, your cart is waiting. Finish your order: "
+                    "shop.example/cart",
+                    "languages": {
+                        "cs": {"body": f"Dobrý den {hello}, košík na vás čeká. Dokončete "
+                               "objednávku: shop.example/cart"},
+                        "pl": {"body": f"Cześć {hello}, Twój koszyk czeka. Dokończ zamówienie: "
+                               "shop.example/cart"},
+                        "ru": {"body": f"Здравствуйте, {hello}! Ваша корзина ждёт: "
+                               "shop.example/cart"},
+                    },
+                },
+            },
+            {
+                "segment": "recent_buyers",
+                "holdout_pct": 10,
+                "template": {
+                    "body": f"Thank you for order {{{{ last_order.number }}}}, {hello}! "
+                    "Tell us how you like it: shop.example/review",
+                    "languages": {
+                        "cs": {"body": f"Děkujeme za objednávku {{{{ last_order.number }}}}, "
+                               f"{hello}! Jak jste spokojeni? shop.example/review"},
+                        "pl": {"body": f"Dziękujemy za zamówienie {{{{ last_order.number }}}}, "
+                               f"{hello}! Jak oceniasz? shop.example/review"},
+                        "ru": {"body": f"Спасибо за заказ {{{{ last_order.number }}}}, {hello}! "
+                               "Оцените покупку: shop.example/review"},
+                    },
+                },
+            },
+            {
+                "segment": "lifecycle_churn",
+                "holdout_pct": 10,
+                "template": {
+                    "body": f"We miss you, {hello}! 15% off with code BACK15 this week: "
+                    "shop.example",
+                    "languages": {
+                        "cs": {"body": f"Chybíte nám, {hello}! Sleva 15 % s kódem BACK15 "
+                               "tento týden: shop.example"},
+                        "pl": {"body": f"Tęsknimy, {hello}! 15% zniżki z kodem BACK15 w tym "
+                               "tygodniu: shop.example"},
+                        "ru": {"body": f"Мы скучаем, {hello}! Скидка 15% по коду BACK15 на "
+                               "этой неделе: shop.example"},
+                    },
+                },
+            },
+        ],
+        "schedule": {"type": "now"},
+        "goal": {"type": "purchase", "within_days": 7},
+    }  # fmt: skip
+
+
+@dataclass(frozen=True)
+class DemoCampaignResult:
+    campaign_id: str
+    sent_at: datetime
+    #: Per segment: audience, eligible, held_out, sent, deferred, skipped by reason, SMS
+    #: segments and cost.
+    rows: list[dict[str, Any]]
+    outbox: str | None
+    seconds: float
+    timings: dict[str, float] = field(default_factory=dict)
+    notes: tuple[str, ...] = ()
+
+
+DEMO_SUMMARY_COLUMNS = (
+    "segment", "audience", "eligible", "held_out", "sent", "deferred", "no_address",
+    "no_consent", "suppressed", "frequency_cap", "budget", "render_error", "sms_segments",
+    "cost",
+)  # fmt: skip
+
+
+def _free_campaign_name(ws: Workspace) -> str:
+    from segmentum.service.campaigns import list_campaigns
+
+    taken = {row["campaign"] for row in list_campaigns(ws)}
+    name, number = DEMO_CAMPAIGN, 1
+    while name in taken:
+        number += 1
+        name = f"{DEMO_CAMPAIGN}_{number}"
+    return name
+
+
+def _ensure_library(ws: Workspace) -> None:
+    from segmentum.service.library import install_library
+    from segmentum.service.segments import stored_definitions
+
+    if not set(DEMO_SEGMENTS) <= set(stored_definitions(ws)):
+        install_library(ws)
+
+
+def _ensure_pricing(ws: Workspace) -> None:
+    if ws.settings.sms_pricing.price_per_segment:
+        return
+    from segmentum.catalog.settings import WorkspaceSettings
+
+    data = ws.settings.model_dump(mode="json")
+    data["sms_pricing"] = {**data["sms_pricing"], "price_per_segment": str(DEMO_PRICE_PER_SEGMENT)}
+    ws.update_settings(WorkspaceSettings.model_validate(data))
+
+
+def run_demo_campaign(
+    ws: Workspace, config: ShopConfig, progress: Callable[[str], None] | None = None
+) -> DemoCampaignResult:
+    """Install the segment library, refresh memberships, create and send the demo campaign at
+    10:00 (Europe/Prague) on the history's last day, and run the worker until idle (the
+    workspace's sms channel: by default the file outbox ``outbox/sms.jsonl``).
+
+    Deterministic for a given seed and end day: the send instant is derived from the data,
+    not the clock."""
+    from zoneinfo import ZoneInfo
+
+    from segmentum.service import campaigns as campaign_service
+    from segmentum.service.membership import refresh_segments
+
+    started = time.perf_counter()
+    timings: dict[str, float] = {}
+
+    def step(name: str) -> None:
+        timings[name] = time.perf_counter() - started - sum(timings.values())
+        if progress is not None:
+            progress(name)
+
+    _ensure_library(ws)
+    _ensure_pricing(ws)
+    step("segment library")
+    end_day = config.end.astimezone(ZoneInfo(DEMO_TIMEZONE)).date()
+    notes: list[str] = []
+    refusals: tuple[type[BaseException], ...] = (*user_errors(), InvalidSegmentsError)
+    try:
+        refresh_segments(ws, end_day)
+    except refusals as error:  # e.g. a library segment that needs data the demo lacks
+        notes.append(f"memberships not refreshed: {' '.join(str(error).split())}")
+    step("memberships")
+    at = datetime.combine(end_day, DEMO_SEND_TIME, tzinfo=ZoneInfo(DEMO_TIMEZONE)).astimezone(UTC)
+    name = _free_campaign_name(ws)
+    campaign = campaign_service.parse_campaign(demo_campaign_definition(name))
+    campaign_service.create_campaign(ws, campaign)
+    started_send = campaign_service.send(ws, name, now=at)
+    step("plan")
+    campaign_service.run_worker(ws, until_idle=True, poll_seconds=0.01, clock=lambda: at)
+    step("deliver")
+    rows = _campaign_rows(ws, name, started_send["summary"])
+    outbox = ws.settings.channels.get("sms", {})
+    path = str(outbox["path"]) if outbox.get("type") == "outbox" else None
+    return DemoCampaignResult(
+        name, at, rows, path, time.perf_counter() - started, timings, tuple(notes)
+    )
+
+
+def _campaign_rows(
+    ws: Workspace, campaign_id: str, summary: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """The plan's summary per segment, with what the worker actually sent."""
+    ledger = ws.store.query(
+        "SELECT segment, count(*) FILTER (WHERE status IN ('sent', 'delivered')) AS sent, "
+        "count(*) FILTER (WHERE status IN ('queued', 'sending')) AS waiting "
+        "FROM send_ledger WHERE campaign_id = ? AND source = 'campaign' GROUP BY segment",
+        (campaign_id,),
+    )
+    by_segment = {row["segment"]: row for row in ledger}
+    rows: dict[str, dict[str, Any]] = {}
+    counted = [c for c in DEMO_SUMMARY_COLUMNS if c not in ("segment", "sent", "deferred")]
+    for item in summary:
+        row = rows.setdefault(item["segment"], {"segment": item["segment"]} | dict.fromkeys(
+            counted, 0))  # fmt: skip
+        for column in counted:
+            row[column] += item[column] if item[column] is not None else 0
+    out = []
+    for segment, row in rows.items():
+        found = by_segment.get(segment, {})
+        row["sent"] = int(found.get("sent") or 0)
+        row["deferred"] = int(found.get("waiting") or 0)
+        out.append({column: row[column] for column in DEMO_SUMMARY_COLUMNS})
+    return out

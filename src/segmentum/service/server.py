@@ -276,7 +276,9 @@ class Server:
         if outcome["result"] == "unknown":
             raise NotFoundError(f"no message {receipt.reference!r}")
         if outcome["result"] == "not_sent":
-            raise ConflictError(f"message {receipt.reference!r} is {outcome['status']}; retry later")
+            raise ConflictError(
+                f"message {receipt.reference!r} is {outcome['status']}; retry later"
+            )
         return outcome
 
     def sms_inbound(

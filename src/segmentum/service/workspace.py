@@ -11,8 +11,11 @@ import pyarrow as pa
 from segmentum.catalog.schema import Catalog, build_catalog
 from segmentum.catalog.settings import WorkspaceSettings
 from segmentum.compiler.predictive import PREDICTIONS_TABLE
+from segmentum.engine.check import MappingError, mapped_tables
 from segmentum.engine.connection import Engine, connect, ensure_schema
+from segmentum.engine.mapped import native_catalog
 from segmentum.ingest.local_dates import rederive_local_dates
+from segmentum.service.errors import ServiceError
 from segmentum.store.database import AppStore, open_store
 from segmentum.store.migrations import migrate
 from segmentum.store.workspace_settings import load_settings, save_settings
@@ -40,7 +43,8 @@ class Workspace:
         migrate(store)
         settings = load_settings(store)
         catalog = build_catalog(settings)
-        ensure_schema(engine, catalog)
+        # Mapped tables (warehouse mode) belong to the business: never created or altered.
+        ensure_schema(engine, native_catalog(catalog, settings.table_mappings))
         return cls(engine, store, settings, catalog)
 
     def update_settings(self, settings: WorkspaceSettings) -> None:
@@ -49,9 +53,10 @@ class Workspace:
         A timezone change re-derives every local date (orders, returns, events, signups).
         """
         catalog = build_catalog(settings)
-        ensure_schema(self.engine, catalog)
+        native = native_catalog(catalog, settings.table_mappings)
+        ensure_schema(self.engine, native)
         if settings.timezone != self.settings.timezone:
-            rederive_local_dates(self.engine, catalog, settings.timezone)
+            rederive_local_dates(self.engine, native, settings.timezone)
         save_settings(self.store, settings)
         self.settings = settings
         self.catalog = catalog
@@ -61,8 +66,21 @@ class Workspace:
 
         Manual lists live in the app store; when that is another database they travel to the
         engine as an in-memory table (lists are uploaded by hand, so they are small).
+        Mapped tables (warehouse mode) are projections over their sources, checked first:
+        a mapping that does not fit the live schema raises ``ServiceError`` naming every
+        problem, so nothing is evaluated over it.
         """
-        tables = {name: self.engine.table(name) for name in self.catalog.tables}
+        mappings = self.settings.table_mappings
+        tables = {
+            name: self.engine.table(name) for name in self.catalog.tables if name not in mappings
+        }
+        if mappings:
+            try:
+                tables.update(mapped_tables(self.engine, self.catalog, self.settings))
+            except MappingError as error:
+                raise ServiceError(
+                    f"{error} (run `segmentum workspace check`; nothing was evaluated)"
+                ) from error
         if self.engine.has_table(PREDICTIONS_TABLE):  # written by `segmentum clv`
             tables[PREDICTIONS_TABLE] = self.engine.table(PREDICTIONS_TABLE)
         if self.store_shares_engine:

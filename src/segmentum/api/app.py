@@ -10,7 +10,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from segmentum.api import deps
-from segmentum.api.routers import campaigns, health, sms, unsubscribe
+from segmentum.api.routers import campaigns, health, sms, track, unsubscribe
 from segmentum.api.routers import email as email_router
 from segmentum.service.errors import ServiceError, user_errors
 from segmentum.service.server import Server, ServerSettings, WebhookError
@@ -37,7 +37,7 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
     )
     app.dependency_overrides[deps.get_settings] = lambda: chosen
     for router in (health.router, sms.router, email_router.router, unsubscribe.router,
-                   campaigns.router):  # fmt: skip
+                   campaigns.router, track.router):  # fmt: skip
         app.include_router(router)
 
     @app.exception_handler(WebhookError)

@@ -14,6 +14,7 @@ from segmentum.cli import (
     import_commands,
     metric_commands,
     privacy_commands,
+    report_commands,
     segment_commands,
     serve_commands,
     sms_commands,
@@ -44,6 +45,9 @@ app.add_typer(customer_commands.app, name="customers")
 app.command("stats")(customer_commands.stats)
 app.add_typer(campaign_commands.app, name="campaigns")
 app.command("worker")(campaign_commands.worker)
+campaign_commands.app.command("report")(report_commands.campaign_report)
+campaign_commands.app.command("save-responders")(report_commands.save_responders)
+app.add_typer(report_commands.app, name="report")
 app.command("serve")(serve_commands.serve)
 customer_commands.app.command("forget")(privacy_commands.forget)
 customer_commands.app.command("export")(privacy_commands.export)

@@ -11,8 +11,9 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from segmentum.cli.context import workspace
+from segmentum.cli.context import CliState, workspace
 from segmentum.cli.output import OutputFormat, emit_document, err_console
+from segmentum.cli.serve_commands import run_server
 from segmentum.service.demo import (
     DEFAULT_CUSTOMERS,
     DEFAULT_SEED,
@@ -69,6 +70,10 @@ def demo(
     no_campaign: bool = typer.Option(
         False, "--no-campaign", help="Only load the shop; skip the demo SMS campaign."
     ),
+    serve: bool = typer.Option(
+        False, "--serve", help="Then start the server on the demo workspace (like `serve`)."
+    ),
+    port: int = typer.Option(8000, "--port", help="Port for --serve."),
 ) -> None:
     """Generate the demo shop and load it through the importers, then describe the base; then
     install the segment library and send a segmented SMS campaign to the file outbox."""
@@ -125,6 +130,10 @@ def demo(
         "  segmentum rfm\n"
         "  segmentum workspace show"
     )
+    if serve:
+        state = ctx.find_root().obj
+        assert isinstance(state, CliState)
+        run_server(state, "127.0.0.1", port, worker=True)
 
 
 SKIP_REASONS = ("no_consent", "no_address", "suppressed", "frequency_cap", "budget",

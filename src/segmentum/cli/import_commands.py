@@ -1,4 +1,3 @@
-
 """`segmentum import TABLE FILE`: load customers, products, orders... from CSV/Parquet/JSONL."""
 
 from __future__ import annotations

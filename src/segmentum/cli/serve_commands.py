@@ -26,13 +26,18 @@ def serve(
     """Serve the webhooks (delivery receipts, inbound replies, bounces, one-click unsubscribe)
     and campaign status; the worker runs inside unless --no-worker. The server holds the
     workspace while it runs (a DuckDB file has one writing process)."""
-    import uvicorn
-
     state = ctx.find_root().obj
     assert isinstance(state, CliState)
-    settings = ServerSettings(db=state.db, app_db=state.app_db, worker=not no_worker,
-                              poll_seconds=poll)  # fmt: skip
+    run_server(state, host, port, worker=not no_worker, poll=poll)
+
+
+def run_server(state: CliState, host: str, port: int, worker: bool, poll: float = 1.0) -> None:
+    """Start uvicorn on the app factory; the CLI's own workspace handle is closed first."""
+    import uvicorn
+
+    state.close()
+    settings = ServerSettings(db=state.db, app_db=state.app_db, worker=worker, poll_seconds=poll)
     os.environ.update(settings.to_env())
-    worker = "without the worker" if no_worker else "with the worker"
-    err_console.print(f"serving on http://{host}:{port} {worker}")
+    how = "with the worker" if worker else "without the worker"
+    err_console.print(f"serving on http://{host}:{port} {how}")
     uvicorn.run(APP_FACTORY, factory=True, host=host, port=port, log_level="info")

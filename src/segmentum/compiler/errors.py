@@ -21,6 +21,7 @@ ISSUE_CODES: dict[str, str] = {
     "SEG111": "window not allowed here",
     "SEG112": "unknown manual list",
     "SEG113": "empty all/any",
+    "SEG114": "predictive metric used before predictions were computed",
 }
 
 

@@ -92,6 +92,9 @@ class Features:
     rfm_groups: dict[tuple[RfmRule, ...], str] = field(default_factory=dict)
     metrics: set[str] = field(default_factory=set)
     predictive: set[str] = field(default_factory=set)
+    #: Each source relation, built once per ``build()`` and shared by its aggregates and
+    #: sequence sides (one scan/join, a common subexpression of the query).
+    _sources: dict[str, Any] = field(default_factory=dict, repr=False)
 
     # -- registration (returns the feature's column name) -----------------------------------
 
@@ -221,7 +224,7 @@ class Features:
                     local_date=orders.local_date,
                     ordered_at=orders.ordered_at,
                 )
-                rel = items.join(heads, items.order_id == heads._oid).drop("_oid")
+                rel = _without(items.join(heads, items.order_id == heads._oid), "_oid")
                 rel = rel.mutate(**{ITEM_VALUE: (rel.quantity * rel.unit_price).cast(MONEY_SUM)})
         elif relation == INTERACTIONS:
             orders = self._live_orders()
@@ -242,13 +245,13 @@ class Features:
             feed = tables["products"]
             columns = {f"_p_{name}": feed[name] for name in sorted(products)}
             feed = feed.select(_pid=feed.product_id, **columns)
-            rel = rel.left_join(feed, rel.product_id == feed._pid).drop("_pid")
+            rel = _without(rel.left_join(feed, rel.product_id == feed._pid), "_pid")
         if signup:
             customers = tables["customers"]
             signups = customers.select(
                 _scid=customers.customer_id, _signup_date=customers.signup_date
             )
-            rel = rel.left_join(signups, rel.customer_id == signups._scid).drop("_scid")
+            rel = _without(rel.left_join(signups, rel.customer_id == signups._scid), "_scid")
         return rel
 
     @staticmethod
@@ -307,6 +310,36 @@ class Features:
         }
         return products, any(bounds.since_signup for _, _, bounds in sources)
 
+    def _shared_sources(self) -> dict[str, Any]:
+        """Every source relation that aggregates or sequences read, built once with the union
+        of the product fields and signup dates its readers need. The events relation keeps
+        only the event types read (all of them when ``interactions`` is read instead)."""
+        needs: dict[str, tuple[set[str], bool, set[str]]] = {}
+
+        def add(source: str, filters: tuple[Filter, ...], bounds: Bounds, fields: list[str]) -> None:
+            info = source_info(self.catalog, source)
+            assert info is not None
+            products, signup = self._needs([(source, filters, bounds)])
+            products |= {
+                f.removeprefix(PRODUCT_PREFIX) for f in fields if f.startswith(PRODUCT_PREFIX)
+            }
+            old = needs.get(info.relation, (set(), False, set()))
+            types = old[2] | ({info.event_type} if info.event_type else set())
+            needs[info.relation] = (old[0] | products, old[1] or signup, types)
+
+        for key in self.aggs:
+            add(key.source, key.filters, key.bounds, [])
+        for seq in self.sequences:
+            add(*seq.first, [left for left, _ in seq.match])
+            add(seq.then[0], seq.then[1], EVER, [right for _, right in seq.match])
+        built = {}
+        for relation, (products, signup, types) in needs.items():
+            rel = self.source_relation(relation, products, signup)
+            if relation == "events":
+                rel = rel.filter(rel.type.isin(sorted(types)))
+            built[relation] = rel
+        return built
+
     def _aggregate_expr(self, rel: Any, key: AggKey) -> Any:
         info = source_info(self.catalog, key.source)
         assert info is not None
@@ -340,9 +373,9 @@ class Features:
             assert info is not None
             by_relation.setdefault(info.relation, []).append(key)
         fills: dict[str, Any] = {}
+        self._sources = self._shared_sources()
         for relation, keys in by_relation.items():
-            products, signup = self._needs([(k.source, k.filters, k.bounds) for k in keys])
-            source = self.source_relation(relation, products, signup)
+            source = self._sources[relation]
             if relation == "events":
                 types = sorted({source_info(self.catalog, k.source).event_type or "" for k in keys})  # type: ignore[union-attr]
                 source = source.filter(source.type.isin(types))
@@ -400,9 +433,7 @@ class Features:
     ) -> Any:
         info = source_info(self.catalog, source)
         assert info is not None
-        products, signup = self._needs([(source, filters, bounds)])
-        products |= {f.removeprefix(PRODUCT_PREFIX) for f in fields if f.startswith(PRODUCT_PREFIX)}
-        rel = self.source_relation(info.relation, products, signup)
+        rel = self._sources[info.relation]
         rel = rel.filter(self.record_predicate(rel, source, filters, bounds))
         columns = {f"{tag}_m{index}": self.field(rel, name) for index, name in enumerate(fields)}
         return rel.select(
@@ -527,6 +558,12 @@ class Features:
             score = ibis.ifelse(n <= 1, 1, scaled).cast("int64")
             out[name] = ibis.ifelse(unscored, ibis.null("int64"), score)
         return out
+
+
+def _without(rel: Any, name: str) -> Any:
+    """``rel`` less one column, as a plain projection (unlike ``drop``, a relation that Ibis
+    shares as a common table expression when several features read it)."""
+    return rel.select(*[column for column in rel.columns if column != name])
 
 
 def _group_expr(rel: Any, rules: tuple[RfmRule, ...]) -> Any:

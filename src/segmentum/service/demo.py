@@ -329,6 +329,7 @@ def run_demo_campaign(
     from zoneinfo import ZoneInfo
 
     from segmentum.service import campaigns as campaign_service
+    from segmentum.service.clv import refresh as clv_refresh
     from segmentum.service.membership import refresh_segments
 
     started = time.perf_counter()
@@ -339,12 +340,17 @@ def run_demo_campaign(
         if progress is not None:
             progress(name)
 
-    _ensure_library(ws)
-    _ensure_pricing(ws)
-    step("segment library")
     end_day = config.end.astimezone(ZoneInfo(DEMO_TIMEZONE)).date()
     notes: list[str] = []
     refusals: tuple[type[BaseException], ...] = (*user_errors(), InvalidSegmentsError)
+    try:  # predictions first, so the library's predictive segments can be installed
+        clv_refresh(ws, end_day)
+    except refusals as error:
+        notes.append(f"no CLV predictions: {' '.join(str(error).split())}")
+    step("predictions")
+    _ensure_library(ws)
+    _ensure_pricing(ws)
+    step("segment library")
     try:
         refresh_segments(ws, end_day)
     except refusals as error:  # e.g. a library segment that needs data the demo lacks

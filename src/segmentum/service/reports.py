@@ -23,7 +23,14 @@ import pyarrow.parquet as pq
 from segmentum.analytics import charts
 from segmentum.analytics.attribution import DEFAULT_WINDOW_DAYS
 from segmentum.analytics.html import Page
-from segmentum.analytics.report import ALL, GENERIC, CampaignReport, Goal, campaign_report
+from segmentum.analytics.report import (
+    ALL,
+    COLUMNS,
+    GENERIC,
+    CampaignReport,
+    Goal,
+    campaign_report,
+)
 from segmentum.analytics.segment_analytics import (
     cohort_retention,
     segment_sizes,
@@ -432,6 +439,7 @@ def _import_orders(
 
 __all__ = [
     "ALL",
+    "COLUMNS",
     "GENERIC",
     "SUMMARY_COLUMNS",
     "CampaignReport",

@@ -22,6 +22,7 @@ from segmentum.compiler import (
     compile_segments,
     validate,
 )
+from segmentum.compiler.predictive import PREDICTIONS_TABLE
 from segmentum.engine.capabilities import supports
 from segmentum.service.clock import now_utc, resolve_as_of
 from segmentum.service.errors import ServiceError
@@ -107,7 +108,12 @@ def stored_definitions(ws: Workspace) -> dict[str, Node]:
 
 def _check(ws: Workspace, definitions: Mapping[str, Node], focus: str) -> None:
     issues: list[SemanticIssue] = validate(
-        definitions, ws.catalog, ws.settings, segment_store.manual_list_names(ws.store)
+        definitions,
+        ws.catalog,
+        ws.settings,
+        segment_store.manual_list_names(ws.store),
+        # Fail closed at save time: a predictive segment needs stored predictions first.
+        predictions=ws.engine.has_table(PREDICTIONS_TABLE),
     )
     relevant = [issue for issue in issues if getattr(issue, "segment", focus) in (focus, None)]
     problems = [Issue(issue.code, issue.path, issue.message) for issue in relevant]

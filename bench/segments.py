@@ -15,8 +15,9 @@ OS page cache is warm for all alike), peak memory = ``ru_maxrss``:
 
 (a) rfm+lifecycle
     segmentum   DuckDB workspace whose catalog tables are VIEWs over read_parquet(...);
-                ``service.metrics.rfm_table`` + ``lifecycle_table`` → ``.to_pyarrow()``
-                (what ``segmentum rfm`` / ``segmentum lifecycle`` run)
+                ``service.metrics.customer_metrics_table`` → ``.to_pyarrow()`` (one query:
+                lifecycle + RFM on one feature build; ``segmentum rfm`` runs the same
+                function, ``service.metrics.rfm_table``, and keeps the scored rows)
     duckdb_sql  bench/reference_duckdb.sql
     polars      bench/reference_polars.py (one lazy query)
     pandas      bench/reference_pandas.py (context only)
@@ -245,17 +246,15 @@ def run_contender(
     scratch = Path(tempfile.mkdtemp(prefix="segbench-"))
     try:
         if name == "segmentum":
-            from segmentum.service.metrics import lifecycle_table, rfm_table
+            from segmentum.service.metrics import customer_metrics_table
 
             ws = open_workspace(data, scratch)
             started = time.perf_counter()
-            rfm, _ = rfm_table(ws, end, None)
-            lifecycle, _ = lifecycle_table(ws, end)
-            rfm_arrow = rfm.to_pyarrow()
-            lifecycle_arrow = lifecycle.to_pyarrow()
+            table, _ = customer_metrics_table(ws, end, None)
+            result = table.to_pyarrow()
             seconds = time.perf_counter() - started
-            extra = {"rfm_rows": rfm_arrow.num_rows, "lifecycle_rows": lifecycle_arrow.num_rows}
-            result = lifecycle_arrow.join(rfm_arrow, "customer_id", join_type="left outer")
+            scored = result.num_rows - result.column("r_score").null_count
+            extra = {"rfm_rows": scored, "lifecycle_rows": result.num_rows}
             ws.close()
         elif name == "duckdb_sql":
             import duckdb

@@ -22,11 +22,20 @@ from ibis.backends import BaseBackend
 
 from segmentum.catalog.schema import Catalog
 from segmentum.catalog.tables import Table
+from segmentum.compiler.predictive import PREDICTIONS_TABLE
 from segmentum.engine.bulk import load_arrow
 from segmentum.engine.connection import Engine
 from segmentum.engine.types import ibis_schema
+from segmentum.service.clv import STORED_SCHEMA
 
 MANUAL_LIST_SCHEMA = ibis.schema({"list_name": "string", "customer_id": "string"})
+#: The stored CLV predictions, as ``segmentum clv`` creates them (service.clv.STORED_SCHEMA).
+PREDICTIONS_SCHEMA = ibis.Schema.from_pyarrow(STORED_SCHEMA)
+#: Tables that are not catalog tables, with their schemas.
+EXTRA_TABLES: dict[str, ibis.Schema] = {
+    "manual_list_members": MANUAL_LIST_SCHEMA,
+    PREDICTIONS_TABLE: PREDICTIONS_SCHEMA,
+}
 #: Tables whose derived local date comes from which instant.
 LOCAL_DATES: dict[str, tuple[str, str]] = {
     "customers": ("signup_at", "signup_date"),
@@ -66,10 +75,12 @@ class EngineWorkspace:
         return self.connection.backend
 
     def create(self) -> None:
-        """The catalog tables exist already (ensure_schema); add the manual lists table."""
+        """The catalog tables exist already (ensure_schema); add the manual lists table and
+        the stored CLV predictions table (which ``segmentum clv`` creates on first store)."""
         self.table_names.extend(self.catalog.tables)
-        self.backend.create_table("manual_list_members", schema=MANUAL_LIST_SCHEMA, overwrite=True)
-        self.table_names.append("manual_list_members")
+        for name, schema in EXTRA_TABLES.items():
+            self.backend.create_table(name, schema=schema, overwrite=True)
+            self.table_names.append(name)
 
     @property
     def tables(self) -> dict[str, ibis.Table]:
@@ -79,8 +90,8 @@ class EngineWorkspace:
         """Replace every table's rows with ``data``'s (missing tables become empty)."""
         zone = ZoneInfo(self.catalog.timezone)
         for name in self.table_names:
-            if name == "manual_list_members":
-                schema = MANUAL_LIST_SCHEMA
+            if name in EXTRA_TABLES:
+                schema = EXTRA_TABLES[name]
                 columns: Iterable[str] = schema.names
             else:
                 table: Table = self.catalog.table(name)

@@ -20,6 +20,10 @@ scores that 180 existing cases pin down, and existing rows must not change. They
 Their cases still check that nobody is selected by mistake, and ``DST_CASES`` gives
 ``rfm_promising``, ``rfm_cant_lose_them`` and ``big_spenders_at_risk`` members at the shop's
 DST as_of (D = 2024-03-31), where the shop's past makes other scores.
+
+The predictive entries (``clv_*``) read the stored predictions ``shop.CLV_PREDICTIONS``
+(values chosen by hand, from a refresh at the end of 2024-05-13), not a fit: they run at the
+main as_of only, the values being those of the last refresh whatever the as_of.
 """
 
 from __future__ import annotations
@@ -122,6 +126,15 @@ EXPECTED: dict[str, frozenset[str]] = {
     # gluten-free value in 90 days: c01 2x59.90 + 8x59.90 + 24.90 = 623.90; c30 59.90 (its p4
     # is 110 days ago), c21 59.90; c14's order is cancelled
     "gluten_free_buyers": ids("c01"),
+    # top 8 by spend (above) with stored p_alive < 0.5: c30 (0.35); c38 is exactly 0.5, c01
+    # 0.93, c36 has no prediction (NULL); c11/c37 are under 0.5 but not big spenders
+    "clv_high_value_churn_risk": ids("c30"),
+    # 26 universe customers have a clv (c99 is no customer, c35/c36 no row): top ceil(5.2) = 6
+    # = c01 c29 c10 c38 c30 c31 (c31 beats c22 on the 950.0 tie by id); first order <= 90
+    # days ago: c01 (45), c29 (7), c31 (14), not c10 (200), c38 (104), c30 (110)
+    "clv_new_high_value": ids("c01", "c29", "c31"),
+    # stored p_alive < 0.2: c11 (0.19), c37 (0.12); c12 is exactly 0.2, c99 is no customer
+    "clv_probably_lost": ids("c11", "c37"),
 }
 
 #: Hand-worked members at the shop's DST as_of (2024-03-31 01:30 UTC, D = 2024-03-31) for

@@ -50,6 +50,8 @@ Rows added for the ready-made library (tests/corpus/library_cases.py), none of t
 sport shoes p5 (on promo, 500.00) bought by c22, p6 (on promo, 1000.01) by c30, p7 (promo
 unknown, 699.00) by c29; 8 more gluten-free loaves in c01's order of 20 days ago; c23 answers
 a second survey with csat 2 and a third without csat; c27 answers csat 2, then csat 4.
+The stored CLV predictions (``CLV_PREDICTIONS``, table ``clv_predictions``) are for the
+library's predictive segments; no other case reads them.
 """
 
 from __future__ import annotations
@@ -62,6 +64,7 @@ from zoneinfo import ZoneInfo
 from segmentum.catalog.schema import Catalog, build_catalog
 from segmentum.catalog.settings import WorkspaceSettings
 from segmentum.catalog.types import ValueType
+from segmentum.compiler.predictive import PREDICTIONS_TABLE
 
 TIMEZONE = "Europe/Prague"
 PRAGUE = ZoneInfo(TIMEZONE)
@@ -564,6 +567,62 @@ MANUAL_LIST_MEMBERS: list[dict[str, Any]] = [
     {"list_name": "other_list", "customer_id": "c02"},
 ]
 
+#: The stored predictions of the last ``segmentum clv refresh`` (the data engine table
+#: ``clv_predictions``, docs/predictive.md), for the library's predictive segments. The values
+#: are chosen by hand, not fitted; only the stored numbers matter to a segment. The refresh ran
+#: at the end of 2024-05-13 (local), weekly periods, so it has a row for every customer with
+#: an order up to then (26 of them; p_alive 1.0 without a repeat purchase period, the model's
+#: definition) and none for c35 and c36, whose first orders are later (NULL: no comparison
+#: holds, no percentile ranks them), nor for anyone without an order. c99 is a customer deleted
+#: since the refresh: its row must select nobody and be ranked by no percentile. clv is about
+#: 0.95 x expected_purchases x expected_aov (a year at 10 %); c22 and c31 tie on clv.
+PREDICTIONS_AS_OF = end_of_local_day(date(2024, 5, 13)).replace(tzinfo=None)
+PREDICTIONS: list[tuple[str, float, float, float, float]] = [
+    # customer_id, p_alive, expected_purchases, expected_aov, clv
+    ("c01", 0.93, 3.5, 1250.0, 4156.25),
+    ("c02", 1.0, 1.0, 150.0, 142.5),
+    ("c03", 1.0, 1.0, 120.0, 114.0),
+    ("c04", 1.0, 1.0, 300.0, 285.0),
+    ("c05", 1.0, 0.9, 300.0, 256.5),
+    ("c06", 1.0, 0.5, 120.0, 57.0),
+    ("c07", 1.0, 0.5, 110.0, 52.25),
+    ("c08", 1.0, 0.5, 400.0, 190.0),
+    ("c09", 1.0, 0.5, 380.0, 180.5),
+    ("c10", 0.62, 1.8, 1200.0, 2052.0),
+    ("c11", 0.19, 0.6, 600.0, 342.0),  # just under 0.2
+    ("c12", 0.2, 0.7, 500.0, 332.5),  # exactly 0.2: not under it
+    ("c16", 1.0, 1.0, 110.0, 104.5),
+    ("c17", 1.0, 1.0, 105.0, 99.75),
+    ("c19", 1.0, 1.0, 98.0, 93.1),
+    ("c20", 1.0, 1.0, 100.0, 95.0),
+    ("c21", 1.0, 1.0, 80.0, 76.0),
+    ("c22", 1.0, 1.0, 1000.0, 950.0),  # ties c31 on clv
+    ("c25", 1.0, 1.0, 130.0, 123.5),
+    ("c26", 1.0, 1.0, 140.0, 133.0),
+    ("c29", 1.0, 1.2, 2000.0, 2280.0),
+    ("c30", 0.35, 1.5, 800.0, 1140.0),
+    ("c31", 1.0, 1.0, 1000.0, 950.0),
+    ("c32", 1.0, 1.0, 900.0, 855.0),
+    ("c37", 0.12, 0.4, 600.0, 228.0),
+    ("c38", 0.5, 2.4, 650.0, 1482.0),  # exactly 0.5: not under it
+    ("c99", 0.05, 5.0, 3000.0, 14250.0),  # deleted since the refresh: not a customer
+]
+CLV_PREDICTIONS: list[dict[str, Any]] = [
+    {
+        "customer_id": customer_id,
+        "p_alive": p_alive,
+        "expected_purchases": expected_purchases,
+        "expected_aov": expected_aov,
+        "clv": clv,
+        "as_of": PREDICTIONS_AS_OF,
+        "period": "W",
+        "horizon_days": 365,
+        "discount_rate": 0.1,
+        "model_id": "m-corpus",
+    }
+    for customer_id, p_alive, expected_purchases, expected_aov, clv in PREDICTIONS
+]
+
 DATA: dict[str, list[dict[str, Any]]] = {
     "customers": CUSTOMERS,
     "products": PRODUCTS,
@@ -573,6 +632,7 @@ DATA: dict[str, list[dict[str, Any]]] = {
     "events": EVENTS,
     "subscriptions": SUBSCRIPTIONS,
     "manual_list_members": MANUAL_LIST_MEMBERS,
+    PREDICTIONS_TABLE: CLV_PREDICTIONS,
 }
 
 ALL_IDS = frozenset(row["customer_id"] for row in CUSTOMERS)

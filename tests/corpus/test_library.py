@@ -11,10 +11,11 @@ from typing import Any
 
 import pytest
 
+from segmentum.compiler.predictive import PREDICTIONS_TABLE
 from segmentum.engine.reference import ReferenceError, evaluate_reference
 from segmentum.spec.describe import describe
 from segmentum.spec.external import from_external
-from tests.corpus.cases import SegmentCase
+from tests.corpus.cases import CASES, SegmentCase
 from tests.corpus.engines import EngineWorkspace, true_sets
 from tests.corpus.library_cases import (
     DST_CASES,
@@ -57,7 +58,7 @@ SENTENCES: dict[str, str] = {
 
 def test_every_library_entry_has_a_case() -> None:
     names = [entry["name"] for entry in LIBRARY]
-    assert len(names) == len(set(names)) == 33
+    assert len(names) == len(set(names)) == 36
     assert [case.name for case in LIBRARY_CASES] == [case_name(name) for name in names]
     assert all(case.as_of == AS_OF for case in LIBRARY_CASES)
 
@@ -79,6 +80,37 @@ def test_the_dst_cases_have_members() -> None:
     for case in DST_CASES:
         assert case.expected_ids, case.name
         assert case.as_of == AS_OF_DST
+
+
+#: The library entries that read the stored predictions (shop.CLV_PREDICTIONS).
+PREDICTIVE = ("clv_high_value_churn_risk", "clv_new_high_value", "clv_probably_lost")
+
+
+def test_predictive_cases_have_members_and_non_members_with_a_prediction() -> None:
+    predicted = {row["customer_id"] for row in DATA[PREDICTIONS_TABLE]}
+    for name in PREDICTIVE:
+        case = next(case for case in LIBRARY_CASES if case.name == case_name(name))
+        assert case.expected_ids, name
+        assert (predicted & UNIVERSE) - case.expected_ids, name
+
+
+def test_only_the_predictive_entries_need_the_predictions() -> None:
+    """The predictions rows cannot move any other case: no other definition reads them."""
+    from segmentum.compiler import validate
+
+    others = {case.name: case.definition for case in CASES}
+    others |= {
+        case.name: case.definition
+        for case in ALL_CASES
+        if case.name.removeprefix(PREFIX).removesuffix("_dst") not in PREDICTIVE
+    }
+    issues = validate(others, CATALOG, SETTINGS, predictions=False)
+    assert [issue for issue in issues if issue.code == "SEG114"] == []
+    predictive = {
+        case_name(name): from_external(LIBRARY_BY_NAME[name]["where"]) for name in PREDICTIVE
+    }
+    issues = validate(predictive, CATALOG, SETTINGS, predictions=False)
+    assert {issue.segment for issue in issues if issue.code == "SEG114"} == set(predictive)
 
 
 # --- the reference evaluator -----------------------------------------------------------------
@@ -128,7 +160,7 @@ def _compiled(workspace: EngineWorkspace, as_of: datetime) -> tuple[dict[str, se
 
 @pytest.mark.parametrize("case", ALL_CASES, ids=[case.name for case in ALL_CASES])
 def test_library_case_on_engine(engine_workspace: EngineWorkspace, case: SegmentCase) -> None:
-    """The whole library (33 definitions at the main as_of) is ONE compile_segments call."""
+    """The whole library (36 definitions at the main as_of) is ONE compile_segments call."""
     members, with_nulls = _compiled(engine_workspace, case.as_of)
     got = members[case.name]
     assert got == set(case.expected_ids), (

@@ -66,7 +66,9 @@ def load_events(ws: Workspace, rows: list[dict[str, Any]]) -> None:
             "event_id": [r["event_id"] for r in rows],
             "customer_id": [r["customer_id"] for r in rows],
             "type": [r["type"] for r in rows],
-            "occurred_at": pa.array([r["at"].replace(tzinfo=None) for r in rows], pa.timestamp("us")),
+            "occurred_at": pa.array(
+                [r["at"].replace(tzinfo=None) for r in rows], pa.timestamp("us")
+            ),
             "local_date": pa.array([r["at"].date() for r in rows], pa.date32()),
             "campaign_id": [r["campaign_id"] for r in rows],
             "channel": ["sms"] * len(rows),

@@ -48,7 +48,8 @@ def test_ledger_outcomes_become_events_once(workspace: Workspace, tmp_path: Path
     sent = sum(1 for p in scenario.people if p["status"] in ("delivered", "failed"))
     delivered = sum(1 for p in scenario.people if p["status"] == "delivered")
     failed = sent - delivered
-    assert first is not None and again is not None
+    assert first is not None
+    assert again is not None
     assert (first.loaded, first.rejected) == (sent + delivered + failed, 0)
     assert (again.loaded, again.updated, again.unchanged) == (0, 0, sent + delivered + failed)
     events = workspace.engine.table("events")

@@ -152,7 +152,11 @@ def consent_log() -> pa.Table:
     return pa.Table.from_pylist(rows, schema=schema)
 
 
-CUSTOMER_COLUMNS = {"customer_id": "client_ref", "signup_at": "created_ts", "first_name": "given_name"}
+CUSTOMER_COLUMNS = {
+    "customer_id": "client_ref",
+    "signup_at": "created_ts",
+    "first_name": "given_name",
+}
 ORDER_COLUMNS = {
     "order_id": "txn_id",
     "customer_id": "cust_no",
@@ -253,9 +257,7 @@ def _spark_table(engine: Engine, schema: str, name: str, data: pa.Table, directo
     engine.raw_sql(f"CREATE TABLE {schema}.{name} USING parquet LOCATION '{path}'")
 
 
-def create_sources(
-    engine: Engine, directory: Path, suffix: str = ""
-) -> WorkspaceSettings:
+def create_sources(engine: Engine, directory: Path, suffix: str = "") -> WorkspaceSettings:
     """The business's tables on ``engine`` (and Parquet under ``directory``); their mapping."""
     crm, sales = f"crm{suffix}", f"sales{suffix}"
     if engine.kind is EngineKind.POSTGRES:

@@ -24,15 +24,15 @@ def sizes_sql(boundaries: Sequence[datetime]) -> tuple[str, list[Any]]:
     change."""
     values = ", ".join("(CAST(? AS TIMESTAMP))" for _ in boundaries)
     sql = f"""
-        WITH boundaries AS (SELECT * FROM (VALUES {values}) AS b (at)),
+        WITH boundaries AS (SELECT * FROM (VALUES {values}) AS b (boundary_at)),
         deltas AS (
             SELECT segment, effective_at,
                 sum(CASE change WHEN 'entered' THEN 1 ELSE -1 END) AS delta
             FROM membership_log GROUP BY segment, effective_at
         )
-        SELECT d.segment, b.at, sum(d.delta) AS size
-        FROM boundaries b JOIN deltas d ON d.effective_at <= b.at
-        GROUP BY d.segment, b.at ORDER BY d.segment, b.at
+        SELECT d.segment, b.boundary_at AS at, sum(d.delta) AS size
+        FROM boundaries b JOIN deltas d ON d.effective_at <= b.boundary_at
+        GROUP BY d.segment, b.boundary_at ORDER BY d.segment, b.boundary_at
     """
     return sql, [boundary.replace(tzinfo=None) for boundary in boundaries]
 

@@ -6,14 +6,28 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi import FastAPI
 
-from segmentum.api import deps
-from segmentum.api.routers import campaigns, health, sms, track, unsubscribe
+from segmentum.api import deps, errors
+from segmentum.api.routers import (
+    campaigns,
+    campaigns_rest,
+    customers,
+    health,
+    keys,
+    metrics,
+    segments,
+    sms,
+    subscriptions,
+    track,
+    unsubscribe,
+    users,
+)
 from segmentum.api.routers import email as email_router
-from segmentum.service.errors import ServiceError, user_errors
-from segmentum.service.server import Server, ServerSettings, WebhookError
+from segmentum.api.routers import intake as intake_router
+from segmentum.api.routers import settings as settings_router
+from segmentum.service.server import Server, ServerSettings
+from segmentum.web import pages
 
 
 def create_app(settings: ServerSettings | None = None) -> FastAPI:
@@ -32,27 +46,22 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
 
     app = FastAPI(
         title="Segmentum",
-        summary="Webhooks for delivery receipts, replies and unsubscribes; campaign status.",
+        summary="Segments, campaigns and reports: the REST API and web UI for marketers, and the "
+        "webhooks for delivery receipts, replies and unsubscribes.",
         lifespan=lifespan,
     )
     app.dependency_overrides[deps.get_settings] = lambda: chosen
     for router in (health.router, sms.router, email_router.router, unsubscribe.router,
                    campaigns.router, track.router):  # fmt: skip
         app.include_router(router)
+    app.include_router(intake_router.router)  # event intake, /v1 (docs/intake.md)
 
-    @app.exception_handler(WebhookError)
-    async def webhook_error(request: Request, error: WebhookError) -> JSONResponse:
-        return JSONResponse({"detail": str(error)}, status_code=error.status)
-
-    @app.exception_handler(ServiceError)
-    async def service_error(request: Request, error: ServiceError) -> JSONResponse:
-        return JSONResponse({"detail": str(error)}, status_code=400)
-
-    for error_class in user_errors():
-        if issubclass(error_class, Exception) and not issubclass(error_class, ServiceError):
-            app.add_exception_handler(error_class, _user_error)
+    # The REST API (docs/api.md) and the web UI (docs/web.md).
+    for router in (customers.router, segments.router, metrics.router, campaigns_rest.router,
+                   subscriptions.router, settings_router.router, users.router, keys.router):  # fmt: skip
+        app.include_router(router)
+    pages.mount(app)
+    # One error body everywhere: {code, message, path, issues} (api/errors.py).
+    errors.install(app)
     return app
 
-
-async def _user_error(request: Request, error: Exception) -> JSONResponse:
-    return JSONResponse({"detail": " ".join(str(error).split())}, status_code=400)

@@ -9,7 +9,7 @@ SMS counting are the only per-value steps.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
@@ -18,6 +18,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from segmentum.campaigns.links import LinkTracking
 from segmentum.campaigns.model import Campaign, ScheduleLocal, ScheduleRecurring
 from segmentum.campaigns.policy import Policy, gate
 from segmentum.campaigns.rendering import render_rows
@@ -42,6 +43,9 @@ class Plan:
     ledger: pa.Table
     #: per (segment, variant, generic): audience, held out, sent/queued, skipped by reason ...
     summary: list[dict[str, Any]]
+    #: the rendered recipients and their tracked links (a ``links`` column), when tracking
+    tracked_rows: pa.Table | None = None
+    tracked_links: pa.Table | None = None
 
 
 def _variants_table(campaign: Campaign) -> pa.Table:
@@ -136,8 +140,12 @@ def plan(
     pricing: Pricing | None = None,
     currency: str = "EUR",
     source: str = "campaign",
+    links: LinkTracking | None = None,
 ) -> Plan:
-    """Everything one occurrence would do, without touching any store."""
+    """Everything one occurrence would do, without touching any store.
+
+    With ``links``, http(s) links in the messages become tracked short links; the plan then
+    carries them for the service to store beside the ledger."""
     pricing = pricing or Pricing()
     channel = campaign.channel
     now_naive = now.astimezone(UTC).replace(tzinfo=None)
@@ -220,9 +228,17 @@ def plan(
             "currency": currency,
         },
         channel,
+        links=links,
     )
-    return _finish(campaign, campaign_id, occurrence, decided, to_render, rendered, pricing,
-                   now_naive, source)  # fmt: skip
+    result = _finish(campaign, campaign_id, occurrence, decided, to_render, rendered, pricing,
+                     now_naive, source)  # fmt: skip
+    if links is None:
+        return result
+    tracked = to_render
+    for name, value in (("campaign_id", campaign_id), ("channel", channel)):
+        if name not in tracked.column_names:
+            tracked = tracked.append_column(name, pa.array([value] * tracked.num_rows, pa.string()))
+    return replace(result, tracked_rows=tracked, tracked_links=rendered)
 
 
 def _join_decisions(assigned: pa.Table, decisions: pa.Table) -> pa.Table:

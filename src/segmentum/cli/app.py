@@ -12,12 +12,15 @@ from segmentum.cli import (
     customer_commands,
     demo_commands,
     import_commands,
+    ingest_commands,
+    keys_commands,
     metric_commands,
     privacy_commands,
     report_commands,
     segment_commands,
     serve_commands,
     sms_commands,
+    user_commands,
     workspace_commands,
 )
 from segmentum.cli.context import CliState
@@ -49,6 +52,9 @@ campaign_commands.app.command("report")(report_commands.campaign_report)
 campaign_commands.app.command("save-responders")(report_commands.save_responders)
 app.add_typer(report_commands.app, name="report")
 app.command("serve")(serve_commands.serve)
+app.add_typer(user_commands.app, name="users")
+app.add_typer(keys_commands.app, name="keys")
+app.command("ingest")(ingest_commands.ingest)
 customer_commands.app.command("forget")(privacy_commands.forget)
 customer_commands.app.command("export")(privacy_commands.export)
 

@@ -60,17 +60,19 @@ def check(
     report = check_workspace(workspace(ctx), data=not schema_only)
     if output is OutputFormat.json:
         emit_document(report.as_dict(), output)
-    else:
+    elif output is OutputFormat.csv:
         rows = [problem.as_dict() for problem in report.problems]
-        columns = ("table", "column", "kind", "expected", "found", "source")
-        if rows:
-            emit(rows, columns, output, title="warehouse mapping problems")
+        emit(rows, ("table", "column", "kind", "expected", "found", "source"), output)
+    else:  # one line per problem: long expected/found texts stay readable and greppable
+        for problem in report.problems:
+            typer.echo(f"- {problem.message}")
+    if output is not OutputFormat.json:
         mapped = [row for row in report.tables if row["mapped"]]
         if not mapped:
             err_console.print("no mapped tables: every catalog table is Segmentum's own")
         elif report.ok:
             names = ", ".join(f"{row['table']} <- {row['source']}" for row in mapped)
-            err_console.print(f"mapping OK: {names}")
+            err_console.print(f"mapping OK: {names}", markup=False)
     if not report.ok:
         err_console.print(f"{len(report.problems)} mapping problem(s)")
         raise typer.Exit(1)

@@ -6,6 +6,7 @@ passed in). See docs/compiler.md.
 
 from segmentum.compiler.errors import InvalidSegmentsError, SemanticIssue, UnsupportedError
 from segmentum.compiler.program import (
+    compile_customer_metrics,
     compile_explain,
     compile_lifecycle,
     compile_rfm,
@@ -17,6 +18,7 @@ __all__ = [
     "InvalidSegmentsError",
     "SemanticIssue",
     "UnsupportedError",
+    "compile_customer_metrics",
     "compile_explain",
     "compile_lifecycle",
     "compile_rfm",

@@ -515,17 +515,8 @@ class Features:
                 measures[name] = self.agg_value(rel, measure.agg)
         if measures:
             rel = rel.mutate(**measures)
-        windows: dict[str, Any] = {}
-        if self.metrics & {"r_score", "f_score", "m_score"}:
-            windows.update(self._score_windows(rel))
-        for key, name in self.percentiles.items():
-            value = rel[self.measures[key.measure]]
-            windows[f"{name}_i"] = ibis.row_number().over(
-                group_by=[value.isnull()], order_by=[value, rel.customer_id]
-            )
-            windows[f"{name}_n"] = value.count().over()
-        if windows:
-            rel = rel.mutate(**windows)
+        if self.metrics & {"r_score", "f_score", "m_score"} or self.percentiles:
+            rel = self._join_ranks(rel)
         flags: dict[str, Any] = {}
         for rules, name in self.rfm_groups.items():
             flags[name] = _group_expr(rel, rules)
@@ -540,23 +531,64 @@ class Features:
             rel = rel.mutate(**flags)
         return rel
 
-    def _score_windows(self, rel: Any) -> dict[str, Any]:
+    def _join_ranks(self, rel: Any) -> Any:
+        """RFM scores and percentile positions, ranked on a narrow relation (customer_id, the
+        measures and an integer tie key) and joined back by customer_id.
+
+        The tie key ``_k`` is the customer's position by ``customer_id`` (one sort of the
+        strings); ordering by (value, _k) is the order by (value, customer_id) the semantics
+        define, but every window sorts integers instead of comparing strings."""
+        scores = bool(self.metrics & {"r_score", "f_score", "m_score"})
+        columns: dict[str, Any] = {"_rcid": rel.customer_id}
+        if scores:
+            columns.update(
+                _last=rel[self._orders_base()[0]],
+                _r=rel.m_recency_days,
+                _f=rel.m_frequency,
+                _m=rel.m_monetary,
+            )
+        for key, name in self.percentiles.items():
+            columns[f"{name}_v"] = rel[self.measures[key.measure]]
+        # The window in this projection keeps Ibis from fusing it into ``rel``, so ``rel`` is
+        # one common table expression read here and by the join below (computed once).
+        narrow = rel.select(**columns, _k=ibis.row_number().over(order_by=rel.customer_id))
+        # Each ranking runs over its own rows only (no PARTITION BY value IS NULL): scored
+        # customers for the scores, customers with a value for a percentile.
+        parts = []
+        if scores:
+            scored = narrow.filter(narrow._last.notnull())
+            parts.append(scored.select(_rcid=scored._rcid, **self._score_windows(scored)))
+        for key, name in self.percentiles.items():
+            valued = narrow.filter(narrow[f"{name}_v"].notnull())
+            order = [valued[f"{name}_v"], valued._k]
+            parts.append(
+                valued.select(
+                    _rcid=valued._rcid,
+                    **{
+                        f"{name}_i": ibis.row_number().over(order_by=order),
+                        f"{name}_n": valued._rcid.count().over(),
+                    },
+                )
+            )
+        for ranked in parts:
+            rel = _without(rel.left_join(ranked, rel.customer_id == ranked._rcid), "_rcid")
+        return rel
+
+    def _score_windows(self, scored: Any) -> dict[str, Any]:
+        """r/f/m scores of the scored customers (``scored``: narrow rows with an order)."""
         k = self.settings.rfm.bins
-        last = rel[self._orders_base()[0]]
-        unscored = last.isnull()
-        n = last.count().over()
+        n = scored._rcid.count().over()
         orders = {
-            "m_r_score": [ibis.desc(rel.m_recency_days), rel.customer_id],
-            "m_f_score": [rel.m_frequency, rel.customer_id],
-            "m_m_score": [rel.m_monetary, rel.customer_id],
+            "m_r_score": [ibis.desc(scored._r), scored._k],
+            "m_f_score": [scored._f, scored._k],
+            "m_m_score": [scored._m, scored._k],
         }
         out = {}
         for name, order_by in orders.items():
-            i = ibis.row_number().over(group_by=[unscored], order_by=order_by)
+            i = ibis.row_number().over(order_by=order_by)
             divisor = ibis.greatest(n - 1, 1)
             scaled = ibis.greatest((i * k + n - 2) // divisor, 1)
-            score = ibis.ifelse(n <= 1, 1, scaled).cast("int64")
-            out[name] = ibis.ifelse(unscored, ibis.null("int64"), score)
+            out[name] = ibis.ifelse(n <= 1, 1, scaled).cast("int64")
         return out
 
 

@@ -130,6 +130,46 @@ def compile_rfm(
     )
 
 
+def compile_customer_metrics(
+    catalog: Catalog,
+    settings: WorkspaceSettings,
+    tables: Mapping[str, Table],
+    as_of: datetime,
+    preset: str | None = None,
+) -> Table:
+    """Lifecycle and RFM of every universe customer in one query (one feature build, one
+    aggregate of orders): customer_id, recency_days, frequency, monetary, r/f/m scores,
+    rfm_group, stage, days_since_last_purchase. The RFM columns are NULL for customers
+    without orders (``compile_rfm``'s rows are the others)."""
+    if preset is not None and preset not in PRESETS:
+        raise InvalidSegmentsError(
+            [SemanticIssue("SEG108", "/preset", f"unknown RFM preset {preset!r}")]
+        )
+    try:
+        rules = group_table(settings, preset)
+    except KeyError:
+        raise InvalidSegmentsError(
+            [SemanticIssue("SEG108", "/preset", f"unknown RFM preset {settings.rfm.preset!r}")]
+        ) from None
+    features = _features(catalog, settings, tables, as_of)
+    stage = features.metric("lifecycle")
+    group = features.rfm_group(rules)
+    rel = features.build()
+    scored = rel.m_r_score.notnull()
+    return rel.select(
+        rel.customer_id,
+        recency_days=rel.m_recency_days,
+        frequency=ibis.ifelse(scored, rel.m_frequency, ibis.null("int64")),
+        monetary=ibis.ifelse(scored, rel.m_monetary, ibis.null(rel.m_monetary.type())),
+        r_score=rel.m_r_score,
+        f_score=rel.m_f_score,
+        m_score=rel.m_m_score,
+        rfm_group=rel[group],
+        stage=rel[stage],
+        days_since_last_purchase=rel.m_recency_days,
+    )
+
+
 def compile_explain(
     node: Node,
     definitions: Mapping[str, Node],

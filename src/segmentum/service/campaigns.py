@@ -26,6 +26,7 @@ from pydantic import ValidationError
 
 from segmentum.campaigns.audience import Plan, Pricing, plan
 from segmentum.campaigns.ledger import RetryPolicy
+from segmentum.campaigns.links import LinkTracking
 from segmentum.campaigns.model import (
     Campaign,
     CampaignState,
@@ -276,7 +277,15 @@ def build_plan(
         day=day,
         pricing=_pricing(ws),
         currency=ws.settings.currency,
+        links=_link_tracking(ws, campaign_id, campaign.channel),
     )
+
+
+def _link_tracking(ws: Workspace, campaign_id: str, channel: str) -> LinkTracking | None:
+    tracking = ws.settings.tracking
+    if not tracking.enabled:
+        return None
+    return LinkTracking(base_url=tracking.base_url, campaign_id=campaign_id, channel=channel)
 
 
 def dry_run(ws: Workspace, campaign_id: str, now: datetime | None = None) -> list[dict[str, Any]]:
@@ -328,9 +337,16 @@ def preview(
     return rows
 
 
-def _persist(ws: Workspace, result: Plan) -> None:
+def _persist(ws: Workspace, result: Plan, occurrence: int, now: datetime) -> None:
     campaign_store.insert_arrow(ws.store, "campaign_audience", result.snapshot, AUDIENCE_COLUMNS)
     campaign_store.insert_arrow(ws.store, "send_ledger", result.ledger, LEDGER_COLUMNS)
+    if result.tracked_rows is not None and result.tracked_links is not None:
+        from segmentum.service import tracking
+
+        links = tracking.links_from_rendered(
+            result.tracked_rows, result.tracked_links, occurrence, now
+        )
+        tracking.register_links(ws, links)
 
 
 def _next_run(campaign: Campaign, after_day: date | None, now: datetime) -> datetime | None:
@@ -370,7 +386,7 @@ def start_occurrence(
             "UPDATE campaigns SET next_run_at = ? WHERE campaign_id = ?",
             (None if following is None else naive(following), campaign_id),
         )
-        _persist(ws, result)
+        _persist(ws, result, occurrence, now)
     return {"occurrence": occurrence, "summary": result.summary}
 
 

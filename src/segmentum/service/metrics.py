@@ -8,7 +8,7 @@ from typing import Any
 
 import ibis
 
-from segmentum.compiler import compile_lifecycle, compile_rfm
+from segmentum.compiler import compile_customer_metrics, compile_lifecycle
 from segmentum.service.clock import resolve_as_of
 from segmentum.service.workspace import Workspace
 
@@ -35,9 +35,31 @@ def lifecycle_counts(ws: Workspace, as_of: date | None) -> list[dict[str, Any]]:
     ]
 
 
-def rfm_table(ws: Workspace, as_of: date | None, preset: str | None) -> tuple[ibis.Table, datetime]:
+RFM_COLUMNS: tuple[str, ...] = (
+    "customer_id",
+    "recency_days",
+    "frequency",
+    "monetary",
+    "r_score",
+    "f_score",
+    "m_score",
+    "rfm_group",
+)
+
+
+def customer_metrics_table(
+    ws: Workspace, as_of: date | None, preset: str | None
+) -> tuple[ibis.Table, datetime]:
+    """RFM and lifecycle of every customer in one query (RFM columns NULL without orders)."""
     instant = resolve_as_of(as_of, ws.settings.timezone)
-    return compile_rfm(ws.catalog, ws.settings, ws.tables(), instant, preset), instant
+    table = compile_customer_metrics(ws.catalog, ws.settings, ws.tables(), instant, preset)
+    return table, instant
+
+
+def rfm_table(ws: Workspace, as_of: date | None, preset: str | None) -> tuple[ibis.Table, datetime]:
+    """Scored customers only: the RFM columns of :func:`customer_metrics_table`."""
+    table, instant = customer_metrics_table(ws, as_of, preset)
+    return table.filter(table.r_score.notnull()).select(*RFM_COLUMNS), instant
 
 
 def rfm_summary(

@@ -14,7 +14,7 @@ from segmentum.compiler.predictive import PREDICTIONS_TABLE
 from segmentum.engine.check import MappingError, mapped_tables
 from segmentum.engine.connection import Engine, connect, ensure_schema
 from segmentum.engine.mapped import native_catalog
-from segmentum.ingest.local_dates import rederive_local_dates
+from segmentum.ingest.local_dates import derived_dates, rederive_local_dates
 from segmentum.service.errors import ServiceError
 from segmentum.store.database import AppStore, open_store
 from segmentum.store.migrations import migrate
@@ -55,7 +55,8 @@ class Workspace:
         catalog = build_catalog(settings)
         native = native_catalog(catalog, settings.table_mappings)
         ensure_schema(self.engine, native)
-        if settings.timezone != self.settings.timezone:
+        if settings.timezone != self.settings.timezone and derived_dates(native):
+            # mapped tables derive their local dates at query time: nothing stored to redo
             rederive_local_dates(self.engine, native, settings.timezone)
         save_settings(self.store, settings)
         self.settings = settings

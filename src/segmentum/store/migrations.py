@@ -134,6 +134,37 @@ MIGRATIONS: tuple[tuple[int, str, tuple[str, ...]], ...] = (
             "DROP INDEX IF EXISTS membership_log_segment",
         ),
     ),
+    (
+        8,
+        "web users (argon2 hashes), their sessions, and the audit log",
+        (
+            """CREATE TABLE IF NOT EXISTS web_users (
+                username TEXT PRIMARY KEY, role TEXT NOT NULL, password_hash TEXT NOT NULL,
+                disabled BOOLEAN NOT NULL DEFAULT FALSE, created_at TIMESTAMP NOT NULL,
+                updated_at TIMESTAMP NOT NULL, last_login_at TIMESTAMP)""",
+            """CREATE TABLE IF NOT EXISTS web_sessions (
+                token_hash TEXT PRIMARY KEY, username TEXT NOT NULL, csrf_token TEXT NOT NULL,
+                created_at TIMESTAMP NOT NULL, expires_at TIMESTAMP NOT NULL)""",
+            """CREATE TABLE IF NOT EXISTS audit_log (
+                "at" TIMESTAMP NOT NULL, actor TEXT NOT NULL, action TEXT NOT NULL,
+                object_type TEXT NOT NULL, object_id TEXT NOT NULL, detail TEXT)""",
+        ),
+    ),
+    (
+        9,
+        "API keys (hashes only) and the intake's acknowledged message ids",
+        (
+            """CREATE TABLE IF NOT EXISTS api_keys (
+                key_id TEXT PRIMARY KEY, name TEXT, scope TEXT NOT NULL,
+                key_hash TEXT NOT NULL, created_at TIMESTAMP NOT NULL, revoked_at TIMESTAMP)""",
+            # One row per accepted message: the idempotency record, written in the same
+            # transaction as the message's rows. Rejected messages go to the quarantine.
+            """CREATE TABLE IF NOT EXISTS intake_messages (
+                message_id TEXT PRIMARY KEY, kind TEXT NOT NULL, customer_id TEXT,
+                record_table TEXT, received_at TIMESTAMP NOT NULL,
+                occurred_at TIMESTAMP, batch_id TEXT NOT NULL, ignored TEXT)""",
+        ),
+    ),
 )
 
 

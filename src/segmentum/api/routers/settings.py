@@ -1,0 +1,47 @@
+"""Workspace settings: read (any role), change one dotted key or several (admin)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+from pydantic import BaseModel, ConfigDict, Field
+
+from segmentum.api.access import Admin, Viewer
+from segmentum.api.calls import call, record
+from segmentum.api.deps import ServerDep
+from segmentum.api.errors import error_responses
+from segmentum.service import dashboard
+from segmentum.service import settings as settings_service
+
+router = APIRouter(prefix="/api/settings", tags=["settings"])
+
+
+class SettingsChange(BaseModel):
+    """Dotted keys and their new values (JSON values; strings as they are)."""
+
+    model_config = ConfigDict(extra="forbid")
+    values: dict[str, Any] = Field(
+        min_length=1, max_length=50, examples=[{"lifecycle.active_days": 120}]
+    )
+
+
+@router.get("", responses=error_responses(401))
+async def show(server: ServerDep, who: Viewer) -> dict[str, Any]:
+    return await call(server, settings_service.show_settings)
+
+
+@router.patch("", responses=error_responses(400, 401, 403, 422))
+async def change(body: SettingsChange, server: ServerDep, who: Admin) -> dict[str, Any]:
+    """Set each key in turn; the first invalid one stops the change with its reason."""
+    import json
+
+    def run(ws: Any) -> dict[str, Any]:
+        for key, value in body.values.items():
+            raw = value if isinstance(value, str) else json.dumps(value)
+            settings_service.set_setting(ws, key, raw)
+        dashboard.clear_cache(ws)
+        record(ws, who, "update", "settings", "workspace", {"keys": sorted(body.values)})
+        return settings_service.show_settings(ws)
+
+    return await call(server, run)

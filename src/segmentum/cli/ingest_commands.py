@@ -1,0 +1,49 @@
+"""`segmentum ingest [FILE|-]`: Segment-style messages as JSON lines, as the intake takes them."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import typer
+
+from segmentum.cli.context import workspace
+from segmentum.cli.options import FormatOption
+from segmentum.cli.output import OutputFormat, emit_document, err_console
+from segmentum.service.intake import MAX_BATCH_MESSAGES, ingest_lines
+
+
+def ingest(
+    ctx: typer.Context,
+    file: str = typer.Argument("-", help="A JSON-lines file, or - for stdin."),
+    chunk: int = typer.Option(
+        MAX_BATCH_MESSAGES, "--chunk", min=1, help="Messages per transaction."
+    ),
+    default_region: str | None = typer.Option(
+        None, "--default-region", help="Phone region for national numbers in traits, e.g. CZ."
+    ),
+    output: OutputFormat = FormatOption,
+) -> None:
+    """Ingest identify / track / page / subscription messages, one JSON object per line (a
+    line may also be a {"batch": [...]} body): the same mapping, validation, idempotency
+    (messageId) and quarantine as POST /v1/batch. A message's receivedAt, when present, is its
+    receipt for the clock-skew correction."""
+    ws = workspace(ctx)
+    if file == "-":
+        summary = ingest_lines(ws, sys.stdin, source="stdin", chunk=chunk,
+                               default_region=default_region)  # fmt: skip
+    else:
+        path = Path(file)
+        if not path.is_file():
+            raise typer.BadParameter(f"no such file: {path}")
+        with path.open(encoding="utf-8") as handle:
+            summary = ingest_lines(ws, handle, source=f"file:{path.name}", chunk=chunk,
+                                   default_region=default_region)  # fmt: skip
+    document = summary.as_dict()
+    if output is OutputFormat.table:
+        document.pop("rejected_messages")
+        for item in summary.rejected[:20]:
+            err_console.print(f"line {item['line']}: rejected: {item['detail']}")
+        if len(summary.rejected) > 20:
+            err_console.print(f"... and {len(summary.rejected) - 20} more (see the quarantine)")
+    emit_document(document, output)

@@ -1,0 +1,89 @@
+"""The intake's records in the app store: accepted message ids (idempotency) and rejected
+messages (the importers' ``quarantine`` table), written set-based from Arrow on DuckDB."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Sequence
+from typing import Any
+
+import pyarrow as pa
+
+from segmentum.engine.connection import EngineKind
+from segmentum.store.database import AppStore, StoreError
+
+ACCEPTED_SCHEMA = pa.schema(
+    [
+        ("message_id", pa.string()),
+        ("kind", pa.string()),
+        ("customer_id", pa.string()),
+        ("record_table", pa.string()),
+        ("received_at", pa.timestamp("us")),
+        ("occurred_at", pa.timestamp("us")),
+        ("batch_id", pa.string()),
+        ("ignored", pa.string()),
+    ]
+)
+QUARANTINE_SCHEMA = pa.schema(
+    [
+        ("import_id", pa.string()),
+        ("table_name", pa.string()),
+        ("source", pa.string()),
+        ("row_number", pa.int64()),
+        ("reasons", pa.string()),
+        ("raw", pa.string()),
+        ("recorded_at", pa.timestamp("us")),
+    ]
+)
+_counter = itertools.count()
+
+
+def _duckdb(store: AppStore) -> Any:
+    if store.kind is not EngineKind.DUCKDB:
+        raise StoreError("the intake needs a DuckDB app store (PostgreSQL: not yet)")
+    return store.connection
+
+
+def known_message_ids(store: AppStore, ids: Sequence[str]) -> set[str]:
+    """Which of ``ids`` were accepted before."""
+    if not ids:
+        return set()
+    con = _duckdb(store)
+    name = f"__intake_ids_{next(_counter)}"
+    con.register(name, pa.table({"message_id": pa.array(list(ids), pa.string())}))
+    try:
+        rows = con.execute(
+            f"SELECT m.message_id FROM intake_messages m JOIN {name} i USING (message_id)"
+        ).fetchall()
+    finally:
+        con.unregister(name)
+    return {str(message_id) for (message_id,) in rows}
+
+
+def _insert(store: AppStore, table: str, rows: pa.Table) -> None:
+    if rows.num_rows == 0:
+        return
+    con = _duckdb(store)
+    name = f"__intake_load_{next(_counter)}"
+    names = ", ".join(rows.column_names)
+    con.register(name, rows)
+    try:
+        con.execute(f"INSERT INTO {table} ({names}) SELECT {names} FROM {name}")
+    finally:
+        con.unregister(name)
+
+
+def record_accepted(store: AppStore, rows: pa.Table) -> None:
+    """Accepted messages (`ACCEPTED_SCHEMA`); the caller holds the transaction."""
+    _insert(store, "intake_messages", rows.cast(ACCEPTED_SCHEMA))
+
+
+def record_rejected(store: AppStore, rows: pa.Table) -> None:
+    """Rejected messages into the quarantine (`QUARANTINE_SCHEMA`)."""
+    _insert(store, "quarantine", rows.cast(QUARANTINE_SCHEMA))
+
+
+def quarantined(store: AppStore, import_id: str) -> list[dict[str, Any]]:
+    return store.query(
+        "SELECT * FROM quarantine WHERE import_id = ? ORDER BY row_number", (import_id,)
+    )

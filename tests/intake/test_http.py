@@ -38,8 +38,15 @@ def post_batch(client: TestClient, shop: Shop, messages: list[Any], **extra: Any
 def track(
     message_id: str, customer: str = "C1", event: str = "Review Written", **fields: Any
 ) -> dict[str, Any]:
-    return {"type": "track", "userId": customer, "event": event, "messageId": message_id,
-            "properties": {"rating": 4}, "timestamp": "2025-06-01T10:00:00Z", **fields}  # fmt: skip
+    return {
+        "type": "track",
+        "userId": customer,
+        "event": event,
+        "messageId": message_id,
+        "properties": {"rating": 4},
+        "timestamp": "2025-06-01T10:00:00Z",
+        **fields,
+    }
 
 
 def test_a_resent_message_id_is_acknowledged_and_stored_once(
@@ -48,12 +55,14 @@ def test_a_resent_message_id_is_acknowledged_and_stored_once(
     first = post_batch(client, shop, [track("m-1"), track("m-1")])
     again = post_batch(client, shop, [track("m-1")])
     assert first.status_code == again.status_code == 200
-    assert first.json()["accepted"] == [{"index": 0, "messageId": "m-1"},
-                                        {"index": 1, "messageId": "m-1", "duplicate": True}]  # fmt: skip
+    assert first.json()["accepted"] == [
+        {"index": 0, "messageId": "m-1"},
+        {"index": 1, "messageId": "m-1", "duplicate": True},
+    ]
     assert again.json()["accepted"] == [{"index": 0, "messageId": "m-1", "duplicate": True}]
     app = client.app
-    assert query(app, "SELECT event_id, rating FROM events") == [("m-1", 4)]  # type: ignore[arg-type]
-    assert query(app, "SELECT count(*) FROM intake_messages") == [(1,)]  # type: ignore[arg-type]
+    assert query(app, "SELECT event_id, rating FROM events") == [("m-1", 4)]
+    assert query(app, "SELECT count(*) FROM intake_messages") == [(1,)]
 
 
 def test_limits_answer_413_naming_the_limit(client: TestClient, shop: Shop) -> None:
@@ -65,17 +74,27 @@ def test_limits_answer_413_naming_the_limit(client: TestClient, shop: Shop) -> N
     )
     assert big.status_code == 413
     assert "500 KB" in big.json()["message"]
-    single = client.post("/v1/track", json=track("m-x", properties={"x": "y" * 40_000}),
-                         headers=basic(shop.keys["ingest"]))  # fmt: skip
+    single = client.post(
+        "/v1/track",
+        json=track("m-x", properties={"x": "y" * 40_000}),
+        headers=basic(shop.keys["ingest"]),
+    )
     assert single.status_code == 413
     assert "32 KB (32,768 bytes) per message" in single.json()["message"]
     bomb = gzip.compress(
         json.dumps({"batch": [track("m-z", properties={"x": "0" * 600_000})]}).encode()
     )
-    gzipped = client.post("/v1/batch", content=bomb, headers={
-        **basic(shop.keys["ingest"]), "Content-Encoding": "gzip", "Content-Type": "application/json"})  # fmt: skip
+    gzipped = client.post(
+        "/v1/batch",
+        content=bomb,
+        headers={
+            **basic(shop.keys["ingest"]),
+            "Content-Encoding": "gzip",
+            "Content-Type": "application/json",
+        },
+    )
     assert gzipped.status_code == 413
-    assert query(client.app, "SELECT count(*) FROM events") == [(0,)]  # type: ignore[arg-type]
+    assert query(client.app, "SELECT count(*) FROM events") == [(0,)]
 
 
 def test_a_partly_bad_batch_answers_which_were_accepted_and_why_not(
@@ -120,17 +139,18 @@ def test_a_partly_bad_batch_answers_which_were_accepted_and_why_not(
         (9, "order-1", ["missing_required"]),
     ]
     app = client.app
-    quarantined = query(app, "SELECT row_number, reasons, table_name, source FROM quarantine "  # type: ignore[arg-type]
-                             "ORDER BY row_number")  # fmt: skip
+    quarantined = query(
+        app, "SELECT row_number, reasons, table_name, source FROM quarantine ORDER BY row_number"
+    )
     assert [(n, r) for n, r, _, _ in quarantined] == [
         (r["index"], r["reasons"][0]) for r in body["rejected"]
     ]
     assert {source for *_, source in quarantined} == {"intake:http"}
-    raw = query(app, "SELECT raw FROM quarantine WHERE row_number = 2")  # type: ignore[arg-type]
+    raw = query(app, "SELECT raw FROM quarantine WHERE row_number = 2")
     assert json.loads(raw[0][0])["traits"] == {"email": "nope"}
-    assert query(app, "SELECT event_id FROM events ORDER BY 1") == [("ok-1",), ("ok-2",)]  # type: ignore[arg-type]
-    assert query(app, "SELECT count(*) FROM orders") == [(0,)]  # type: ignore[arg-type]
-    assert query(app, "SELECT customer_id FROM customers ORDER BY 1") == [("C1",), ("C4",)]  # type: ignore[arg-type]
+    assert query(app, "SELECT event_id FROM events ORDER BY 1") == [("ok-1",), ("ok-2",)]
+    assert query(app, "SELECT count(*) FROM orders") == [(0,)]
+    assert query(app, "SELECT customer_id FROM customers ORDER BY 1") == [("C1",), ("C4",)]
     # a rejected message sent again after the fix is accepted (its id was not taken)
     fixed = post_batch(client, shop, [track("bad-rating")])
     assert fixed.json()["accepted"] == [{"index": 0, "messageId": "bad-rating"}]
@@ -144,10 +164,14 @@ def test_clock_skew_zone_less_and_missing_timestamps(client: TestClient, shop: S
     offset = track("offset", timestamp="2025-06-01T10:15:00+02:00")
     missing = track("missing")
     missing.pop("timestamp")
-    answer = post_batch(client, shop, [skewed, batch_level, zone_less, offset, missing],
-                        sentAt="2025-06-01T11:59:00Z")  # fmt: skip
+    answer = post_batch(
+        client,
+        shop,
+        [skewed, batch_level, zone_less, offset, missing],
+        sentAt="2025-06-01T11:59:00Z",
+    )
     assert len(answer.json()["accepted"]) == 5
-    rows = dict(query(client.app, "SELECT event_id, occurred_at FROM events"))  # type: ignore[arg-type]
+    rows = dict(query(client.app, "SELECT event_id, occurred_at FROM events"))
     assert rows == {
         "skew": datetime(2025, 6, 1, 11, 30, 30, 250000),  # 10:00:00.25 + (12:00 - 10:29:30)
         "batch-sent": datetime(2025, 6, 1, 11, 1),  # 11:00 + (12:00 - 11:59)
@@ -161,14 +185,27 @@ def test_identify_upserts_traits_it_carries_and_leaves_the_rest(
     client: TestClient, shop: Shop
 ) -> None:
     ingest = basic(shop.keys["ingest"])
-    first = {"userId": "C7", "messageId": "i-1", "traits": {"email": "a@b.cz", "first_name": "Eva",
-             "favourite_color": "red"}}  # fmt: skip
-    second = {"userId": "C7", "messageId": "i-2", "traits": {"phone": "+420601123456",
-              "email": None, "loyaltyTier": "gold", "createdAt": "2024-01-02T03:04:05Z"}}  # fmt: skip
+    first = {
+        "userId": "C7",
+        "messageId": "i-1",
+        "traits": {"email": "a@b.cz", "first_name": "Eva", "favourite_color": "red"},
+    }
+    second = {
+        "userId": "C7",
+        "messageId": "i-2",
+        "traits": {
+            "phone": "+420601123456",
+            "email": None,
+            "loyaltyTier": "gold",
+            "createdAt": "2024-01-02T03:04:05Z",
+        },
+    }
     assert client.post("/v1/identify", json=first, headers=ingest).status_code == 200
     assert client.post("/v1/identify", json=second, headers=ingest).status_code == 200
-    rows = query(client.app, "SELECT email, first_name, phone, loyalty_tier, signup_at, "  # type: ignore[arg-type]
-                             "favourite_color FROM customers")  # fmt: skip
+    rows = query(
+        client.app,
+        "SELECT email, first_name, phone, loyalty_tier, signup_at, favourite_color FROM customers",
+    )
     assert rows == [
         ("a@b.cz", "Eva", "+420601123456", "gold", datetime(2024, 1, 2, 3, 4, 5), "red")
     ]
@@ -195,8 +232,9 @@ def test_subscriptions_newest_change_wins(client: TestClient, shop: Shop) -> Non
     }
     assert client.post("/v1/subscriptions", json=newer, headers=ingest).status_code == 200
     assert client.post("/v1/subscriptions", json=older, headers=ingest).status_code == 200
-    assert query(client.app, "SELECT customer_id, channel, status, changed_at, source FROM subscriptions") == [  # type: ignore[arg-type]
-        ("C1", "sms", "opted_out", datetime(2025, 5, 2), "intake")]  # fmt: skip
+    assert query(
+        client.app, "SELECT customer_id, channel, status, changed_at, source FROM subscriptions"
+    ) == [("C1", "sms", "opted_out", datetime(2025, 5, 2), "intake")]
     bad = client.post("/v1/subscriptions", json={**newer, "channel": "fax"}, headers=ingest)
     assert bad.json()["rejected"][0]["reasons"] == ["unknown_channel"]
 
@@ -216,7 +254,7 @@ def test_scopes_and_revocation(client: TestClient, shop: Shop) -> None:
         ).status_code
         == 200
     )
-    with server_of(client.app).locked() as ws:  # type: ignore[arg-type]
+    with server_of(client.app).locked() as ws:
         keys.revoke_key(ws, shop.key_ids["ingest"])
     revoked = client.post("/v1/batch", json={"batch": message}, headers=basic(shop.keys["ingest"]))
     assert revoked.status_code == 401
@@ -225,10 +263,19 @@ def test_scopes_and_revocation(client: TestClient, shop: Shop) -> None:
 
 def test_on_committed_publishes_the_touched_customers(client: TestClient, shop: Shop) -> None:
     seen: list[intake.Committed] = []
-    with server_of(client.app).locked() as ws:  # type: ignore[arg-type]
+    with server_of(client.app).locked() as ws:
         unsubscribe = intake.on_committed(ws, seen.append)
-    order = {"type": "track", "userId": "C9", "event": "Order Completed", "messageId": "o-1",
-             "properties": {"order_id": "O-1", "total": 5, "products": [{"product_id": "P", "price": 5}]}}  # fmt: skip
+    order = {
+        "type": "track",
+        "userId": "C9",
+        "event": "Order Completed",
+        "messageId": "o-1",
+        "properties": {
+            "order_id": "O-1",
+            "total": 5,
+            "products": [{"product_id": "P", "price": 5}],
+        },
+    }
     post_batch(client, shop, [track("e-1"), order, track("bad", event="Nope")])
     post_batch(client, shop, [track("e-1")])  # a duplicate commits nothing new
     unsubscribe()
@@ -236,15 +283,19 @@ def test_on_committed_publishes_the_touched_customers(client: TestClient, shop: 
     assert len(seen) == 1
     committed = seen[0]
     assert committed.messages == 2
-    assert committed.by_table == {"events": frozenset({"C1"}), "orders": frozenset({"C9"}),
-                                  "order_items": frozenset({"C9"})}  # fmt: skip
+    assert committed.by_table == {
+        "events": frozenset({"C1"}),
+        "orders": frozenset({"C9"}),
+        "order_items": frozenset({"C9"}),
+    }
     assert committed.created_customers == frozenset({"C1", "C9"})
     assert committed.customers == frozenset({"C1", "C9"})
     assert committed.event_types == frozenset({"review_written"})
 
 
-def test_keys_are_never_logged(shop: Shop, caplog: pytest.LogCaptureFixture,
-                               monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+def test_keys_are_never_logged(
+    shop: Shop, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
     caplog.set_level(logging.DEBUG)
     monkeypatch.setattr(intake_router, "now_utc", lambda: RECEIVED)
     with TestClient(create_app(ServerSettings(db=shop.db, worker=False))) as test_client:
@@ -282,19 +333,47 @@ def test_json_lines_ingest_equals_the_http_path(shop: Shop, tmp_path: Any) -> No
     from tests.intake.conftest import prepare
 
     messages = [
-        {"type": "identify", "userId": "C1", "messageId": "a", "timestamp": "2025-01-01T00:00:00Z",
-         "traits": {"email": "x@y.cz", "address": {"country": "de"}}},
-        {"type": "track", "userId": "C1", "event": "Order Completed", "messageId": "b",
-         "timestamp": "2025-01-02T00:00:00Z", "properties": {"order_id": "O", "revenue": "9.90",
-         "products": [{"product_id": "P", "price": 9.9}]}},
-        {"type": "track", "userId": "C2", "event": "Cart Viewed", "messageId": "c",
-         "timestamp": "2025-01-03T00:00:00Z",
-         "properties": {"cart_id": "K", "products": [{"product_id": "P", "price": 2, "quantity": 3}]}},
+        {
+            "type": "identify",
+            "userId": "C1",
+            "messageId": "a",
+            "timestamp": "2025-01-01T00:00:00Z",
+            "traits": {"email": "x@y.cz", "address": {"country": "de"}},
+        },
+        {
+            "type": "track",
+            "userId": "C1",
+            "event": "Order Completed",
+            "messageId": "b",
+            "timestamp": "2025-01-02T00:00:00Z",
+            "properties": {
+                "order_id": "O",
+                "revenue": "9.90",
+                "products": [{"product_id": "P", "price": 9.9}],
+            },
+        },
+        {
+            "type": "track",
+            "userId": "C2",
+            "event": "Cart Viewed",
+            "messageId": "c",
+            "timestamp": "2025-01-03T00:00:00Z",
+            "properties": {
+                "cart_id": "K",
+                "products": [{"product_id": "P", "price": 2, "quantity": 3}],
+            },
+        },
         {"type": "page", "userId": "C2", "messageId": "d", "timestamp": "2025-01-04T00:00:00Z"},
-        {"type": "subscription", "userId": "C2", "channel": "email", "status": "opted_in",
-         "messageId": "e", "timestamp": "2025-01-05T00:00:00Z"},
+        {
+            "type": "subscription",
+            "userId": "C2",
+            "channel": "email",
+            "status": "opted_in",
+            "messageId": "e",
+            "timestamp": "2025-01-05T00:00:00Z",
+        },
         {"type": "track", "userId": "C2", "event": "Nope", "messageId": "f"},
-    ]  # fmt: skip
+    ]
     tables = "customers", "orders", "order_items", "events", "subscriptions"
 
     def dump(app_or_db: Any) -> dict[str, list[tuple[Any, ...]]]:

@@ -4,6 +4,7 @@ one user per role (password ``PASSWORD``)."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -16,6 +17,7 @@ from segmentum.service import campaigns as campaign_service
 from segmentum.service import membership, users
 from segmentum.service.server import ServerSettings
 from segmentum.service.workspace import Workspace
+from tests.api.conftest import EMAIL_SECRET, SMS_SECRET, UNSUBSCRIBE_SECRET, channels
 from tests.campaigns.campaign_fixtures import (
     customer,
     load_customers,
@@ -25,7 +27,7 @@ from tests.campaigns.campaign_fixtures import (
     tag_segments,
 )
 
-PASSWORD = "correct horse battery"  # noqa: S105
+PASSWORD = "correct horse battery"
 CUSTOMERS = 6
 ROLES = ("viewer", "marketer", "admin")
 #: ibis 12's ``execute()`` reads pandas' deprecated ``future.infer_string`` option (pandas 3.1
@@ -33,7 +35,9 @@ ROLES = ("viewer", "marketer", "admin")
 IBIS_PANDAS_WARNING = "ignore:The 'future.infer_string' option is deprecated"
 
 
-def build_shop(tmp_path: Path) -> str:
+def build_shop(tmp_path: Path, *, webhook_secrets: bool = False) -> str:
+    """The workspace file; with ``webhook_secrets`` the channels name secret variables, which
+    are set in this process's environment (the webhooks then answer 401, not 503)."""
     db = str(tmp_path / "shop.duckdb")
     ws = Workspace.open(db)
     try:
@@ -46,6 +50,13 @@ def build_shop(tmp_path: Path) -> str:
         tag_segments(ws, "vip", "lapsed", "complained")
         campaign_service.create_campaign(ws, campaign_service.parse_campaign(sms_campaign()))
         data = ws.settings.model_dump(mode="json")
+        if webhook_secrets:
+            data["channels"] = channels(tmp_path / "outbox")
+            os.environ.update(
+                TEST_SMS_HOOK_SECRET=SMS_SECRET,
+                TEST_EMAIL_HOOK_SECRET=EMAIL_SECRET,
+                TEST_UNSUBSCRIBE_SECRET=UNSUBSCRIBE_SECRET,
+            )
         data["seed_list"] = {"sms": ["+420777999999"], "email": ["seed@example.com"]}
         ws.update_settings(WorkspaceSettings.model_validate(data))
         membership.refresh_segments(ws)

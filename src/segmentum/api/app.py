@@ -25,6 +25,7 @@ from segmentum.api.routers import (
 )
 from segmentum.api.routers import email as email_router
 from segmentum.api.routers import intake as intake_router
+from segmentum.api.routers import realtime as realtime_router
 from segmentum.api.routers import settings as settings_router
 from segmentum.service.server import Server, ServerSettings
 from segmentum.web import pages
@@ -55,6 +56,7 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
                    campaigns.router, track.router):  # fmt: skip
         app.include_router(router)
     app.include_router(intake_router.router)  # event intake, /v1 (docs/intake.md)
+    app.include_router(realtime_router.router)  # real-time status, /v1 (docs/realtime.md)
 
     # The REST API (docs/api.md) and the web UI (docs/web.md).
     for router in (customers.router, segments.router, metrics.router, campaigns_rest.router,

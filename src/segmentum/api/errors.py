@@ -88,21 +88,31 @@ def error_response(
     return JSONResponse(body.model_dump(), status_code=status, headers=headers)
 
 
-def service_status(error: Exception) -> int:
-    """A refused use case: 404 when it names something that does not exist, else 400."""
+def service_status(error: Exception, path: str = "/api/") -> int:
+    """A refused use case: 404 when it names something that does not exist (under ``/api``;
+    the older endpoints keep their documented 400), else 400."""
     if isinstance(error, WebhookError):
         return error.status
     if isinstance(error, AuthenticationError):
         return 401
     text = str(error)
-    if text.startswith(NOT_FOUND_PREFIXES):
+    if path.startswith("/api/") and text.startswith(NOT_FOUND_PREFIXES):
         return 404
-    if "exists already" in text:
+    if path.startswith("/api/") and "exists already" in text:
         return 409
     return 400
 
 
 def install(app: FastAPI) -> None:
+    @app.middleware("http")
+    async def refuse_nul(request: Request, call_next: Any) -> Any:
+        # A NUL in a bound value breaks the engine's SQL parser (seen with DuckDB through
+        # ibis literals); no identifier or search term of ours can contain one.
+        raw = request.url.path + "?" + (request.url.query or "")
+        if "\x00" in raw or "%00" in raw:
+            return error_response(request, 400, "a NUL character is not allowed in a URL")
+        return await call_next(request)
+
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, error: StarletteHTTPException) -> JSONResponse:
         message = error.detail if isinstance(error.detail, str) else str(error.detail)
@@ -130,7 +140,11 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(ServiceError)
     async def service_error(request: Request, error: ServiceError) -> JSONResponse:
-        return error_response(request, service_status(error), str(error))
+        return error_response(request, service_status(error, request.url.path), str(error))
+
+    @app.exception_handler(OverflowError)
+    async def out_of_range(request: Request, error: OverflowError) -> JSONResponse:
+        return error_response(request, 400, f"a value is out of range: {error}")
 
     for error_class in user_errors():
         if issubclass(error_class, Exception) and not issubclass(error_class, ServiceError):
@@ -138,4 +152,4 @@ def install(app: FastAPI) -> None:
 
 
 async def _user_error(request: Request, error: Exception) -> JSONResponse:
-    return error_response(request, service_status(error), str(error))
+    return error_response(request, service_status(error, request.url.path), str(error))

@@ -7,6 +7,7 @@ import sys
 import typer
 
 from segmentum.cli import (
+    automation_commands,
     campaign_commands,
     clv_commands,
     customer_commands,
@@ -48,6 +49,7 @@ app.add_typer(customer_commands.app, name="customers")
 app.command("stats")(customer_commands.stats)
 app.add_typer(campaign_commands.app, name="campaigns")
 app.command("worker")(campaign_commands.worker)
+app.add_typer(automation_commands.app, name="automations")
 campaign_commands.app.command("report")(report_commands.campaign_report)
 campaign_commands.app.command("save-responders")(report_commands.save_responders)
 app.add_typer(report_commands.app, name="report")

@@ -70,7 +70,7 @@ def search_customers(
     customers = ws.engine.table("customers")
     expr = customers
     if query:
-        needle = ibis.literal(query.strip().lower()[:200])
+        needle = ibis.literal(query.replace("\x00", "").strip().lower()[:200])
         matches = [
             customers[column].cast("string").lower().contains(needle)
             for column in ("customer_id", "first_name", "last_name", "email", "phone")
@@ -261,3 +261,10 @@ def _sentences(ws: Workspace) -> list[dict[str, Any]]:
         {"name": stored.name, "sentence": describe(from_external(stored.definition))}
         for stored in segment_store.list_segments(ws.store)
     ]
+
+
+def rfm_presets() -> tuple[str, ...]:
+    """The names ``preset`` may take in RFM summaries."""
+    from segmentum.compiler.rfm import PRESETS
+
+    return tuple(sorted(PRESETS))

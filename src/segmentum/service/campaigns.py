@@ -159,7 +159,7 @@ def _evaluate_segments(ws: Workspace, names: list[str], as_of: datetime) -> ibis
 
 
 def _last_orders(ws: Workspace) -> ibis.Table:
-    orders = ws.engine.table("orders")
+    orders = ws.table("orders")
     ranked = orders.mutate(
         _rank=ibis.row_number().over(
             group_by=orders.customer_id,
@@ -204,7 +204,7 @@ def audience_expr(ws: Workspace, campaign: Campaign, as_of: datetime) -> ibis.Ta
     if campaign.exclude:
         keep = keep & ~ibis.or_(*[flag[name] for name in campaign.exclude])
     picked = result.filter(keep).select(result.customer_id, segment=segment)
-    customers = ws.engine.table("customers")
+    customers = ws.table("customers")
     with_profile = picked.join(customers, picked.customer_id == customers.customer_id).select(
         picked.segment, *[customers[c] for c in customers.columns]
     )
@@ -701,6 +701,7 @@ def _loop(
     while not should_stop():
         with guard():
             planned += _plan_due(ws, clock())
+        extra = _automation_step(ws, clock, guard)  # timers and automations (docs/automations.md)
         handled = deliverer.deliver_once()
         delivered += handled
         while handled and not should_stop():
@@ -710,7 +711,7 @@ def _loop(
             completed += _complete_finished(ws, clock())
         if once:
             break
-        if until_idle and not handled:
+        if until_idle and not handled and not extra:
             with guard():
                 due = _anything_due(ws, clock())
             if not due:
@@ -718,6 +719,14 @@ def _loop(
         if not handled:
             sleep(poll_seconds)
     return WorkerReport(planned, delivered, completed)
+
+
+def _automation_step(
+    ws: Workspace, clock: Callable[[], datetime], guard: Callable[[], AbstractContextManager[None]]
+) -> bool:
+    from segmentum.service.automations import worker_step
+
+    return worker_step(ws, clock, guard).busy
 
 
 def _anything_due(ws: Workspace, now: datetime) -> bool:

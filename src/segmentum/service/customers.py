@@ -44,13 +44,13 @@ def show_customer(
     if limit < 0:
         raise ServiceError("--limit must not be negative")
     key = ibis.literal(customer_id)
-    customers = ws.engine.table("customers")
+    customers = ws.table("customers")
     found = _rows(customers.filter(customers.customer_id == key).limit(1))
     if not found:
         raise ServiceError(f"no customer {customer_id!r}")
     profile = {k: v for k, v in found[0].items() if k != "signup_date"}
 
-    orders = ws.engine.table("orders")
+    orders = ws.table("orders")
     order_rows = _rows(
         orders.filter(orders.customer_id == key).order_by([ibis.desc("ordered_at"), "order_id"])
     )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -21,11 +21,14 @@ from segmentum.store import segments as segment_store
 from segmentum.store.database import StoreError
 
 
-def refresh_segments(ws: Workspace, as_of: date | None = None) -> list[dict[str, Any]]:
-    """Evaluate every segment in one pass, store members and log entries and exits."""
+def refresh_segments(
+    ws: Workspace, as_of: date | None = None, at: datetime | None = None
+) -> list[dict[str, Any]]:
+    """Evaluate every segment in one pass, store members and log entries and exits
+    (``at``: an exact evaluation instant, e.g. the real-time timer loop's clock)."""
     definitions = stored_definitions(ws)
     versions = {stored.name: stored.version for stored in segment_store.list_segments(ws.store)}
-    instant = resolve_as_of(as_of, ws.settings.timezone)
+    instant = at or resolve_as_of(as_of, ws.settings.timezone)
     try:
         changes = refresh(
             ws.store,
@@ -35,11 +38,14 @@ def refresh_segments(ws: Workspace, as_of: date | None = None) -> list[dict[str,
             ws.settings,
             ws.tables(),
             instant,
-            now_utc(),
+            at or now_utc(),
             ws.engine,
         )
     except StoreError as error:
         raise ServiceError(str(error)) from error
+    from segmentum.service import realtime  # boundaries and timers (docs/realtime.md)
+
+    realtime.after_full_refresh(ws, instant)
     return [vars(change) for change in changes]
 
 

@@ -208,7 +208,7 @@ def preview(
     instant = resolve_as_of(as_of, ws.settings.timezone)
     result = evaluate(ws, _needed(definitions, [PREVIEW_NAME]), instant)
     members = result.filter(result[PREVIEW_NAME]).select("customer_id")
-    count = int(members.count().execute())
+    count = int(members.count().to_pyarrow().as_py())
     ids = members.order_by("customer_id").limit(sample).to_pyarrow().column(0).to_pylist()
     return Preview(count, [str(cid) for cid in ids], describe(parsed.node), instant)
 
@@ -251,7 +251,7 @@ def members(
         unknown = [c for c in columns if c not in ws.catalog.table("customers").column_names]
         if unknown:
             raise ServiceError(f"unknown customer column(s): {', '.join(unknown)}")
-        customers = ws.engine.table("customers")
+        customers = ws.table("customers")
         ids = ids.join(customers, "customer_id").select("customer_id", *columns)
     return ids.order_by("customer_id")
 
@@ -275,8 +275,9 @@ def explain(
     _, node = get_definition(ws, name)
     definitions = _needed(stored_definitions(ws), [name])
     instant = resolve_as_of(as_of, ws.settings.timezone)
-    customers = ws.engine.table("customers")
-    if int(customers.filter(customers.customer_id == customer_id).count().execute()) == 0:
+    customers = ws.table("customers")
+    known = customers.filter(customers.customer_id == customer_id).count().to_pyarrow().as_py()
+    if int(known) == 0:
         raise ServiceError(f"no customer with id {customer_id!r}")
     expr = compile_explain(
         node, definitions, ws.catalog, ws.settings, ws.tables(), instant, customer_id

@@ -154,6 +154,7 @@ class Server:
     _thread: threading.Thread | None = field(default=None, repr=False)
     worker_error: str | None = None
     delivered: int = 0
+    _realtime: Any = field(default=None, repr=False)
 
     # --- life cycle ----------------------------------------------------------------------------
 
@@ -161,12 +162,18 @@ class Server:
         """Open (and so hold) the workspace; start the worker unless disabled."""
         if self.workspace is None:
             self.workspace = Workspace.open(self.settings.db, self.settings.app_db)
+        from segmentum.service import realtime  # micro-batches of intake commits
+
+        self._realtime = realtime.start_processor(self.workspace, self.locked)
         if self.settings.worker:
             self.start_worker()
         return self
 
     def close(self) -> None:
         self.stop_worker()
+        if self._realtime is not None:
+            self._realtime, processor = None, self._realtime
+            processor.stop()
         if self.workspace is not None:
             workspace, self.workspace = self.workspace, None
             with self._lock:
@@ -225,6 +232,16 @@ class Server:
             "worker": "running" if self.worker_running else "stopped",
             "worker_error": self.worker_error,
         }
+
+    def realtime_stats(self, reset: bool = False) -> dict[str, Any]:
+        """Micro-batches applied and the commit → visible latencies (docs/realtime.md)."""
+        processor = self._realtime
+        if processor is None:
+            return {}
+        stats: dict[str, Any] = processor.stats()
+        if reset:
+            processor.reset_stats()
+        return stats
 
     # --- secrets -------------------------------------------------------------------------------
 

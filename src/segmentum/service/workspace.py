@@ -92,6 +92,12 @@ class Workspace:
             tables["manual_list_members"] = ibis.memtable(frame)
         return tables
 
+    def table(self, name: str) -> ibis.Table:
+        """One catalog table as the compiler sees it (mapped tables included)."""
+        if name in self.settings.table_mappings:
+            return self.tables()[name]
+        return self.engine.table(name)
+
     def close(self) -> None:
         if not self.store_shares_engine:
             self.store.connection.close()

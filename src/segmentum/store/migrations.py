@@ -165,6 +165,46 @@ MIGRATIONS: tuple[tuple[int, str, tuple[str, ...]], ...] = (
                 occurred_at TIMESTAMP, batch_id TEXT NOT NULL, ignored TEXT)""",
         ),
     ),
+    (
+        10,
+        "automations and their runs, webhook deliveries and dead letters, the timer index, "
+        "stored ranking boundaries and the real-time cursors",
+        (
+            """CREATE TABLE IF NOT EXISTS automations (
+                name TEXT PRIMARY KEY, state TEXT NOT NULL, definition TEXT NOT NULL,
+                occurrences INTEGER NOT NULL DEFAULT 0,
+                created_at TIMESTAMP NOT NULL, updated_at TIMESTAMP NOT NULL)""",
+            # One row per (automation, membership change): the key makes collecting the
+            # membership log idempotent, so a re-scan never runs an action twice.
+            """CREATE TABLE IF NOT EXISTS automation_runs (
+                run_id TEXT PRIMARY KEY, automation TEXT NOT NULL, customer_id TEXT NOT NULL,
+                segment TEXT NOT NULL, change TEXT NOT NULL, effective_at TIMESTAMP NOT NULL,
+                due_at TIMESTAMP NOT NULL, status TEXT NOT NULL, outcome TEXT,
+                message_key TEXT, created_at TIMESTAMP NOT NULL, updated_at TIMESTAMP NOT NULL)""",
+            "CREATE INDEX IF NOT EXISTS automation_runs_due ON automation_runs (status, due_at)",
+            """CREATE TABLE IF NOT EXISTS webhook_deliveries (
+                delivery_id TEXT PRIMARY KEY, run_id TEXT NOT NULL, automation TEXT NOT NULL,
+                customer_id TEXT NOT NULL, url TEXT NOT NULL, body TEXT NOT NULL,
+                status TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0,
+                next_attempt_at TIMESTAMP NOT NULL, last_status INTEGER, last_error TEXT,
+                created_at TIMESTAMP NOT NULL, updated_at TIMESTAMP NOT NULL)""",
+            # Webhook calls that failed max_attempts times: kept with the last answer.
+            """CREATE TABLE IF NOT EXISTS webhook_dead_letters (
+                delivery_id TEXT PRIMARY KEY, automation TEXT NOT NULL, customer_id TEXT NOT NULL,
+                url TEXT NOT NULL, body TEXT NOT NULL, attempts INTEGER NOT NULL,
+                last_status INTEGER, last_error TEXT, dead_at TIMESTAMP NOT NULL)""",
+            # The next instant at which a time-bound condition can flip for a customer.
+            """CREATE TABLE IF NOT EXISTS realtime_timers (
+                customer_id TEXT PRIMARY KEY, next_flip_at TIMESTAMP NOT NULL)""",
+            "CREATE INDEX IF NOT EXISTS realtime_timers_due ON realtime_timers (next_flip_at)",
+            # Relative thresholds (RFM bins, percentiles) as (value, customer_id) cut keys.
+            """CREATE TABLE IF NOT EXISTS ranking_boundaries (
+                name TEXT PRIMARY KEY, payload TEXT NOT NULL, as_of TIMESTAMP NOT NULL,
+                computed_at TIMESTAMP NOT NULL)""",
+            """CREATE TABLE IF NOT EXISTS realtime_state (
+                key TEXT PRIMARY KEY, value TEXT NOT NULL)""",
+        ),
+    ),
 )
 
 

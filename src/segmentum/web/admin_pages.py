@@ -11,7 +11,7 @@ from segmentum.service import audit, users
 from segmentum.service.errors import ServiceError
 from segmentum.web.rendering import PageSession, check_csrf, need, render, run
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(prefix="/ui", include_in_schema=False)
 
 
 @router.get("/admin/users", response_class=HTMLResponse)
@@ -50,7 +50,7 @@ async def user_change(request: Request, session: PageSession) -> Response:
     except ServiceError as failure:
         rows = await run(request, users.list_users)
         return render(request, "users.html", session, status=400, rows=rows, error=str(failure))
-    return RedirectResponse("/admin/users", status_code=303)
+    return RedirectResponse("/ui/admin/users", status_code=303)
 
 
 @router.get("/admin/audit", response_class=HTMLResponse)

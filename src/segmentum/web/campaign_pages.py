@@ -4,9 +4,9 @@ send → send), the live status page, the campaign report and segment analytics.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import date
 from decimal import Decimal
-from collections.abc import Callable
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -19,7 +19,7 @@ from segmentum.service.errors import ServiceError
 from segmentum.web.rendering import PageSession, RefusedError, check_csrf, need, render, run
 from segmentum.web.session import CSRF_HEADER
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(prefix="/ui", include_in_schema=False)
 PLACEHOLDER = "Write your message here."
 STEPS = ("audience", "templates", "schedule", "review")
 
@@ -82,7 +82,7 @@ async def create_draft(request: Request, session: PageSession) -> Response:
             steps=STEPS,
             campaign=None,
         )
-    return RedirectResponse(f"/campaigns/{campaign_id}/wizard/templates", status_code=303)
+    return RedirectResponse(f"/ui/campaigns/{campaign_id}/wizard/templates", status_code=303)
 
 
 async def _draft(request: Request, campaign_id: str) -> dict[str, Any]:
@@ -228,7 +228,7 @@ async def save_schedule(request: Request, session: PageSession, campaign_id: str
             error=str(error),
             policy=policy,
         )
-    return RedirectResponse(f"/campaigns/{campaign_id}/wizard/review", status_code=303)
+    return RedirectResponse(f"/ui/campaigns/{campaign_id}/wizard/review", status_code=303)
 
 
 @router.post("/campaigns/{campaign_id}/{action}", response_class=HTMLResponse)
@@ -274,7 +274,7 @@ async def campaign_action(
             summary=await run(request, lambda ws: campaign_service.dry_run(ws, campaign_id)),
             tests=result,
         )
-    return RedirectResponse(f"/campaigns/{campaign_id}", status_code=303)
+    return RedirectResponse(f"/ui/campaigns/{campaign_id}", status_code=303)
 
 
 @router.get("/campaigns/{campaign_id}", response_class=HTMLResponse)

@@ -35,7 +35,8 @@ from segmentum.web.session import (
     set_session_cookie,
 )
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(prefix="/ui", include_in_schema=False)
+root = APIRouter(include_in_schema=False)
 PLOTLY_JS = Path(plotly.__file__).resolve().parent / "package_data" / "plotly.min.js"
 LIFECYCLE_STAGES = ("zero", "active", "returned", "pre_churn", "churn", "gone")
 
@@ -43,13 +44,14 @@ LIFECYCLE_STAGES = ("zero", "active", "returned", "pre_churn", "churn", "gone")
 def mount(app: FastAPI) -> None:
     """Add the pages, their static assets and the login redirect to ``app``."""
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
+    app.include_router(root)
     app.include_router(router)
     app.include_router(campaign_pages.router)
     app.include_router(admin_pages.router)
 
     @app.exception_handler(LoginRequiredError)
     async def login_required(request: Request, error: LoginRequiredError) -> Response:
-        return RedirectResponse(f"/login?next={quote(error.next_path)}", status_code=303)
+        return RedirectResponse(f"/ui/login?next={quote(error.next_path)}", status_code=303)
 
     @app.exception_handler(RefusedError)
     async def refused(request: Request, error: RefusedError) -> Response:
@@ -57,7 +59,7 @@ def mount(app: FastAPI) -> None:
         return render(request, "refused.html", session, status=error.status, message=error.message)
 
 
-@router.get("/static-vendor/plotly.min.js")
+@root.get("/static-vendor/plotly.min.js")
 async def plotly_js() -> FileResponse:
     """plotly.js from the installed plotly package: charts work offline."""
     return FileResponse(
@@ -66,9 +68,14 @@ async def plotly_js() -> FileResponse:
 
 
 def _safe_next(value: str | None) -> str:
-    if value and value.startswith("/") and not value.startswith("//"):
+    if value and value.startswith("/ui/") and not value.startswith("//"):
         return value
-    return "/"
+    return "/ui/"
+
+
+@root.get("/", include_in_schema=False)
+async def start() -> Response:
+    return RedirectResponse("/ui/", status_code=303)
 
 
 @router.get("/login", response_class=HTMLResponse)
@@ -81,7 +88,7 @@ async def login(
     request: Request,
     username: str = Form(max_length=64),
     password: str = Form(max_length=1024),
-    next: str = Form("/"),
+    next: str = Form("/ui/"),
 ) -> Response:
     def check(ws: Any) -> tuple[str, users.Session]:
         principal = users.authenticate(ws, username.strip(), password)
@@ -111,12 +118,12 @@ async def logout(request: Request, session: PageSession) -> Response:
     token = session_token(request)
     if token:
         await run(request, lambda ws: users.end_session(ws, token))
-    response = RedirectResponse("/login", status_code=303)
+    response = RedirectResponse("/ui/login", status_code=303)
     clear_session_cookie(response)
     return response
 
 
-@router.get("/", response_class=HTMLResponse)
+@router.get("/", response_class=HTMLResponse, name="dashboard")
 async def home(request: Request, session: PageSession) -> Response:
     summary = await run(request, dashboard.dashboard)
     figures = dashboard.dashboard_figures(summary)
@@ -195,7 +202,7 @@ async def save_segment(request: Request, session: PageSession) -> Response:
     except ServiceError as error:
         issues = [{"code": "SEG000", "path": "/", "message": str(error)}]
         return await _builder_again(request, session, form, issues)
-    return RedirectResponse(f"/segments/{saved}", status_code=303)
+    return RedirectResponse(f"/ui/segments/{saved}", status_code=303)
 
 
 async def _builder_again(
@@ -251,7 +258,7 @@ async def delete_segment(request: Request, session: PageSession, name: str) -> R
         audit.record(ws, who.actor, "delete", "segment", name)
 
     await run(request, delete)
-    return RedirectResponse("/segments", status_code=303)
+    return RedirectResponse("/ui/segments", status_code=303)
 
 
 # --- customers ----------------------------------------------------------------------------

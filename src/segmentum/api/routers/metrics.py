@@ -5,14 +5,14 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, HTTPException, Query
 from fastapi.encoders import jsonable_encoder
 
 from segmentum.api.access import Viewer
 from segmentum.api.calls import call
 from segmentum.api.deps import ServerDep
 from segmentum.api.errors import error_responses
-from segmentum.service import dashboard, metrics
+from segmentum.service import browse, dashboard, metrics
 
 router = APIRouter(prefix="/api", tags=["metrics"])
 AsOf = Annotated[date | None, Query(description="the end of this day (default: now)")]
@@ -35,6 +35,10 @@ async def rfm(
     preset: Annotated[str | None, Query(max_length=64, pattern=r"^[a-z0-9_]+$")] = None,
 ) -> dict[str, Any]:
     """The R×F grid (customers, revenue share) and customers per named RFM group."""
+    if preset is not None and preset not in browse.rfm_presets():
+        raise HTTPException(
+            400, f"unknown RFM preset {preset!r}; known: {', '.join(browse.rfm_presets())}"
+        )
     grid, groups = await call(server, lambda ws: metrics.rfm_summary(ws, as_of, preset))
     result: dict[str, Any] = jsonable_encoder({"grid": grid, "groups": groups})
     return result

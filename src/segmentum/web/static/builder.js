@@ -115,7 +115,7 @@
     document.getElementById("live-count").textContent = result.data.count.toLocaleString("en");
     document.getElementById("sentence").textContent = result.data.sentence;
     for (const id of result.data.sample) {
-      sample.append(el("li", {}, el("a", { href: `/customers/${encodeURIComponent(id)}`, text: id })));
+      sample.append(el("li", {}, el("a", { href: `/ui/customers/${encodeURIComponent(id)}`, text: id })));
     }
   }, 350);
   document.getElementById("add-condition").addEventListener("click", () => add(document.getElementById("kind").value));

@@ -41,7 +41,7 @@
     };
     const error = document.getElementById("template-error");
     const save = debounce(async () => {
-      const response = await fetch(`/campaigns/${encodeURIComponent(campaign)}/wizard/templates`, {
+      const response = await fetch(`/ui/campaigns/${encodeURIComponent(campaign)}/wizard/templates`, {
         method: "POST", credentials: "same-origin",
         headers: { "Content-Type": "application/json", "X-CSRF-Token": document.body.dataset.csrf },
         body: JSON.stringify(collect()),

@@ -316,7 +316,9 @@ class Features:
         only the event types read (all of them when ``interactions`` is read instead)."""
         needs: dict[str, tuple[set[str], bool, set[str]]] = {}
 
-        def add(source: str, filters: tuple[Filter, ...], bounds: Bounds, fields: list[str]) -> None:
+        def add(
+            source: str, filters: tuple[Filter, ...], bounds: Bounds, fields: list[str]
+        ) -> None:
             info = source_info(self.catalog, source)
             assert info is not None
             products, signup = self._needs([(source, filters, bounds)])
@@ -558,7 +560,7 @@ class Features:
         if scores:
             scored = narrow.filter(narrow._last.notnull())
             parts.append(scored.select(_rcid=scored._rcid, **self._score_windows(scored)))
-        for key, name in self.percentiles.items():
+        for name in self.percentiles.values():
             valued = narrow.filter(narrow[f"{name}_v"].notnull())
             order = [valued[f"{name}_v"], valued._k]
             parts.append(

@@ -151,12 +151,13 @@ class _Probes:
         self.days.add(DayProbe(relation, types, lo, days))
 
     def ages(self, relation: str, types: frozenset[str] | None, values: Iterable[int]) -> None:
-        """A record's age in days compared with each value: flips at d + v (or d + v + 1)."""
+        """A record's age in days reaches each value: at d + v, for the records with
+        d + v > D (pass v and v + 1 for a comparison that flips when the age exceeds v)."""
         assert self.relations is not None
         self.relations.add(relation)
         for value in values:
             if value >= 0:
-                lo = self.clock.today - timedelta(days=value)
+                lo = self.clock.today - timedelta(days=value - 1)
                 self.days.add(DayProbe(relation, types, lo, value))
 
 
@@ -176,6 +177,11 @@ def _integers(comparison: Comparison) -> list[int]:
     return sorted(out)
 
 
+def _crossings(comparison: Comparison) -> list[int]:
+    """The ages at which ``age op v`` can flip: v (reaches) and v + 1 (exceeds)."""
+    return sorted({each + extra for each in _integers(comparison) for extra in (0, 1)})
+
+
 def _collect(nodes: Iterable[Node], probes: _Probes, settings: WorkspaceSettings) -> None:
     life = settings.lifecycle
     for root in nodes:
@@ -186,7 +192,7 @@ def _collect(nodes: Iterable[Node], probes: _Probes, settings: WorkspaceSettings
             elif isinstance(node, Recency):
                 probes.window(node.activity.source, node.activity.window)
                 for relation, types in probes.targets(node.activity.source):
-                    probes.ages(relation, types, _integers(node.comparison))
+                    probes.ages(relation, types, _crossings(node.comparison))
             elif isinstance(node, Sequence):
                 probes.window(node.first.source, node.first.window)
             elif isinstance(node, MessageReaction):
@@ -215,7 +221,7 @@ def _metric(probes: _Probes, name: str, comparison: Comparison | None, life: Any
         thresholds = {life.active_days, life.pre_churn_days, life.churn_days}
         probes.ages("orders", None, sorted(t + 1 for t in thresholds))
     elif name == "recency_days" and comparison is not None:
-        probes.ages("orders", None, _integers(comparison))
+        probes.ages("orders", None, _crossings(comparison))
 
 
 def global_flip(definitions: Mapping[str, Node], settings: WorkspaceSettings,

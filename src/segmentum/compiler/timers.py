@@ -134,7 +134,7 @@ class _Probes:
             self.days.add(DayProbe(relation, types, lo, 28 * duration.amount + 1))
             return
         days = duration.amount * (7 if duration.unit == "w" else 1)
-        self.days.add(DayProbe(relation, types, clock.today - timedelta(days=days), days + 1))
+        self.days.add(DayProbe(relation, types, clock.today - timedelta(days=days), days + 2))
 
     def _entering(self, relation: str, types: frozenset[str] | None, duration: Duration) -> None:
         clock = self.clock

@@ -45,7 +45,8 @@ def build(customers: int, orders: int, directory: Path) -> str:
     )
     from segmentum.service import membership, users
 
-    data = prepare_data(customers, orders, DEFAULT_END, 7)
+    # the same seed as bench/segments.py, so both use (and keep) the same files
+    data = prepare_data(customers, orders, DEFAULT_END, 42)
     ws = open_workspace(data, directory)
     try:
         install_bench_library(ws)

@@ -1,11 +1,12 @@
-"""Property: timers never miss a flip. For random shops and definitions, a customer whose
-membership at a later instant T differs from that at ``AS_OF`` has a timer at or before T
-(so the timer loop, waking exactly those customers, reproduces a full refresh at T)."""
+"""Property: timers never miss a flip. For random shops and definitions, a customer's
+memberships do not change from ``as_of`` until just before their timer, and a customer
+without a timer keeps them at any later instant (so the timer loop, waking exactly the due
+customers, reproduces a full refresh)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import UTC, date, timedelta
 from typing import Any
 
 import pytest
@@ -21,8 +22,11 @@ from segmentum.compiler.timers import compile_timers, global_flip
 from segmentum.membership.timers import next_flips
 from segmentum.spec.nodes import Node
 from tests.corpus.engines import EngineWorkspace, open_workspace, true_sets
-from tests.corpus.shop import AS_OF, CATALOG, PRAGUE, SETTINGS, D
-from tests.corpus.test_random_shops import definitions, shops
+from tests.corpus.shop import CATALOG, PRAGUE, SETTINGS, end_of_local_day
+from tests.corpus.test_random_shops import aggregates, definitions, leaves, sequences, shops
+
+#: Mostly time-bound leaves (windows, recency, lifecycle, derived dates), and some trees.
+timed = st.one_of(aggregates(), sequences(), leaves, leaves, definitions)
 from tests.engine_fixtures import fresh_engine
 
 
@@ -40,33 +44,47 @@ def _members(engine: EngineWorkspace, named: dict[str, Node], at: Any, bounds: A
 
 
 def test_no_flip_without_a_timer(engine: EngineWorkspace) -> None:
-    @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
     @given(
         data=shops(),
-        nodes=st.lists(definitions, min_size=1, max_size=3),
-        later=st.integers(1, 400 * 24 * 60).map(lambda minutes: timedelta(minutes=minutes)),
+        nodes=st.lists(timed, min_size=1, max_size=4),
+        start=st.integers(0, 90),
+        later=st.integers(1, 200 * 24 * 60).map(lambda minutes: timedelta(minutes=minutes)),
     )
-    def no_missed_flip(data: dict[str, Any], nodes: list[Node], later: timedelta) -> None:
+    def no_missed_flip(
+        data: dict[str, Any], nodes: list[Node], start: int, later: timedelta
+    ) -> None:
+        # random shops crowd their records into the first weeks of 2024: evaluate there
+        day = date(2024, 1, 1) + timedelta(days=start)
+        as_of = end_of_local_day(day)
         named = {f"s{n}": node for n, node in enumerate(nodes)}
         engine.load(data)
-        queries = compile_boundaries(named, CATALOG, SETTINGS, engine.tables, AS_OF)
+        queries = compile_boundaries(named, CATALOG, SETTINGS, engine.tables, as_of)
         bounds = {
-            name: boundary_from_rows(kind, q.to_pyarrow().to_pylist(), SETTINGS.rfm.bins, p, D)
+            name: boundary_from_rows(kind, q.to_pyarrow().to_pylist(), SETTINGS.rfm.bins, p, day)
             for name, (kind, q, p) in queries.items()
         }
-        then = AS_OF + later
-        flip = global_flip(named, SETTINGS, AS_OF)
+        then = as_of + later
+        flip = global_flip(named, SETTINGS, as_of)
         if flip is not None and then.astimezone(PRAGUE).date() >= flip:
             return  # a global flip: the timer loop runs a full refresh
-        due = compile_timers(named, CATALOG, SETTINGS, engine.tables, AS_OF).to_pyarrow()
+        due = compile_timers(named, CATALOG, SETTINGS, engine.tables, as_of).to_pyarrow()
         flips = next_flips(due, SETTINGS.timezone).to_pylist()
         limit = then.replace(tzinfo=None) - then.utcoffset()  # type: ignore[operator]
         woken = {row["customer_id"] for row in flips if row["next_flip_at"] <= limit}
-        assert all(row["next_flip_at"] > AS_OF.replace(tzinfo=None) for row in flips)
-        before = _members(engine, named, AS_OF, bounds)
+        assert all(row["next_flip_at"] > as_of.replace(tzinfo=None) for row in flips)
+        before = _members(engine, named, as_of, bounds)
         after = _members(engine, named, then, bounds)
         for name in named:
             changed = before[name] ^ after[name]
             assert changed <= woken, (name, changed - woken)
+        for row in flips:  # unchanged until the very last instant before the timer
+            if row["next_flip_at"] > limit:
+                continue
+            instant = row["next_flip_at"].replace(tzinfo=UTC) - timedelta(microseconds=1)
+            just_before = _members(engine, named, instant, bounds)
+            for name in named:
+                changed = before[name] ^ just_before[name]
+                assert row["customer_id"] not in changed, (name, row)
 
     no_missed_flip()

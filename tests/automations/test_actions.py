@@ -116,24 +116,23 @@ def test_tag_action_updates_customers_and_segments(shop: Workspace) -> None:
     _step(shop, at)
     con = shop.engine.backend.con  # type: ignore[attr-defined]
     tags = con.execute("SELECT tags FROM customers WHERE customer_id = 'ann'").fetchone()
-    assert tags is not None and list(tags[0]) == ["welcomed"]
+    assert tags is not None
+    assert list(tags[0]) == ["welcomed"]
     # the tag change is itself a micro-batch: ann left vip and entered welcomed
     assert membership_store.current_members(shop.store, "welcomed") == ["ann"]
     assert membership_store.current_members(shop.store, "vip") == []
 
 
-def test_capped_automation_message_is_deferred_not_skipped(
-    shop: Workspace, tmp_path: Path
-) -> None:
+def test_capped_automation_message_is_deferred_not_skipped(shop: Workspace, tmp_path: Path) -> None:
     data = shop.settings.model_dump(mode="json")
     data["frequency_caps"] = [{"channel": "sms", "max_messages": 1, "per_hours": 24}]
     from segmentum.catalog.settings import WorkspaceSettings
 
     shop.update_settings(WorkspaceSettings.model_validate(data))
     for name in ("first", "second"):
-        _create(shop, {"name": name, "trigger": {"segment": "vip"},
-                       "action": {"type": "send", "channel": "sms",
-                                  "template": {"body": f"{name} {{{{ first_name }}}}"}}})  # fmt: skip
+        template = {"body": name + " {{ first_name }}"}
+        action = {"type": "send", "channel": "sms", "template": template}
+        _create(shop, {"name": name, "trigger": {"segment": "vip"}, "action": action})
     at = W + timedelta(minutes=1)
     _tag_vip(shop, "ann", at)
     _step(shop, at)
@@ -142,7 +141,8 @@ def test_capped_automation_message_is_deferred_not_skipped(
     rows = shop.store.query(
         "SELECT status, reason, next_attempt_at FROM send_ledger WHERE status = 'queued'"
     )
-    assert len(rows) == 1 and rows[0]["reason"] == "frequency_cap"
+    assert len(rows) == 1
+    assert rows[0]["reason"] == "frequency_cap"
     assert rows[0]["next_attempt_at"] > at.replace(tzinfo=None) + timedelta(hours=23)
     _step(shop, at + timedelta(hours=25))
     assert len(outbox(tmp_path / "outbox", "sms")) == 2

@@ -54,7 +54,8 @@ def _bodies(directory: Path, channel: str) -> list[tuple[str, str]]:
 def test_seed_automations_reach_the_outbox(shop: Workspace, tmp_path: Path) -> None:
     box = tmp_path / "outbox"
     _work(shop, W)
-    assert outbox(box, "sms") == [] and outbox(box, "email") == []  # initial population
+    assert outbox(box, "sms") == []
+    assert outbox(box, "email") == []
 
     t1 = W + timedelta(hours=1)
     add_customer(shop, "newbie", t1, first_name="Nora")
@@ -96,7 +97,8 @@ def test_seed_automations_reach_the_outbox(shop: Workspace, tmp_path: Path) -> N
         ("automation:win_back", "old", "sent"),
     ]
     _work(shop, t3 + timedelta(minutes=5))
-    assert len(outbox(box, "sms")) == 3 and len(outbox(box, "email")) == 3
+    assert len(outbox(box, "sms")) == 3
+    assert len(outbox(box, "email")) == 3
 
 
 def test_delay_skips_customers_who_left(shop: Workspace, tmp_path: Path) -> None:
@@ -124,4 +126,3 @@ def test_paused_automation_skips(shop: Workspace, tmp_path: Path) -> None:
     listed = {row["automation"]: row for row in automations.list_automations(shop)}
     assert listed["welcome_new_subscribers"]["state"] == "paused"
     assert listed["welcome_new_subscribers"]["skipped"] == 1
-

@@ -29,7 +29,8 @@ def test_the_demo_campaign_summary(tmp_path: Path, monkeypatch: pytest.MonkeyPat
         load_demo(ws, config)
         result = run_demo_campaign(ws, config)
         sent = ws.store.scalar(
-            "SELECT count(*) FROM send_ledger WHERE campaign_id = ? AND status = 'sent'",
+            "SELECT count(*) FROM send_ledger WHERE campaign_id = ? "
+            "AND status IN ('sent', 'delivered')",
             (result.campaign_id,),
         )
     finally:
@@ -44,6 +45,12 @@ def test_the_demo_campaign_summary(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     assert got == EXPECTED
     assert [row["segment"] for row in result.rows] == list(EXPECTED)  # priority order
     assert result.sent_at.isoformat() == "2026-05-04T08:00:00+00:00"  # 10:00 in Prague
+    # Simulated responses: one report row per segment and one for the whole campaign; the
+    # treated arm is the eligible audience less the holdout (intent to treat).
+    assert [row["segment"] for row in result.results] == [*EXPECTED, "*"]
+    for row in result.results[:-1]:
+        eligible, held_out = EXPECTED[row["segment"]][:2]
+        assert (row["treated"], row["holdout_n"]) == (eligible - held_out, held_out)
     lines = (tmp_path / "outbox" / "sms.jsonl").read_text(encoding="utf-8").splitlines()
     assert len(lines) == sent == sum(row["sent"] for row in result.rows)
     messages = [json.loads(line) for line in lines]

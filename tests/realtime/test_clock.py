@@ -69,7 +69,9 @@ def test_active_becomes_pre_churn_at_local_midnight_of_day_61(shop: Workspace) -
         {"segment": "pre_churn", "change": "entered", "effective_at": midnight_utc},
     ]
     # history answers "who was active" on either side of that midnight
-    assert membership_store.members_at(shop.store, "active", midnight_utc - timedelta(seconds=1)) == ["ada"]  # noqa: E501
+    assert membership_store.members_at(
+        shop.store, "active", midnight_utc - timedelta(seconds=1)
+    ) == ["ada"]
     assert membership_store.members_at(shop.store, "active", midnight_utc) == []
     # the next timer is churn: day 121 at 00:00 local (CEST)
     following = shop.store.scalar(

@@ -67,8 +67,9 @@ def _customer_of(unit: tuple[str, str, dict[str, list[Any]]]) -> str:
 def _boundaries(engine: EngineWorkspace, named: dict[str, Node]) -> dict[str, Any]:
     queries = compile_boundaries(named, CATALOG, SETTINGS, engine.tables, AS_OF)
     return {
-        name: boundary_from_rows(kind, query.to_pyarrow().to_pylist(), SETTINGS.rfm.bins,
-                                 percent, D)  # fmt: skip
+        name: boundary_from_rows(
+            kind, query.to_pyarrow().to_pylist(), SETTINGS.rfm.bins, percent, D
+        )
         for name, (kind, query, percent) in queries.items()
     }
 

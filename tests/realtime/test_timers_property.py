@@ -24,10 +24,10 @@ from segmentum.spec.nodes import Node
 from tests.corpus.engines import EngineWorkspace, open_workspace, true_sets
 from tests.corpus.shop import CATALOG, PRAGUE, SETTINGS, end_of_local_day
 from tests.corpus.test_random_shops import aggregates, definitions, leaves, sequences, shops
+from tests.engine_fixtures import fresh_engine
 
 #: Mostly time-bound leaves (windows, recency, lifecycle, derived dates), and some trees.
 timed = st.one_of(aggregates(), sequences(), leaves, leaves, definitions)
-from tests.engine_fixtures import fresh_engine
 
 
 @pytest.fixture(scope="module")

@@ -99,6 +99,7 @@ def demo(
                 "sent_at": campaign.sent_at,
                 "outbox": campaign.outbox,
                 "segments": campaign.rows,
+                "results": campaign.results,
                 "seconds": round(campaign.seconds, 1),
             }
         emit_document(document, output)
@@ -161,6 +162,8 @@ def _print_campaign(campaign: DemoCampaignResult) -> None:
             f"{row['cost']:,.2f}",
         )
     Console().print(table)
+    if campaign.results:
+        _print_results(campaign)
     for note in campaign.notes:
         err_console.print(f"[yellow]note: {note}[/]")
     where = f" to {campaign.outbox}" if campaign.outbox else ""
@@ -168,6 +171,22 @@ def _print_campaign(campaign: DemoCampaignResult) -> None:
         f"campaign sent{where} in {campaign.seconds:.1f} s; see "
         f"`segmentum campaigns status {campaign.campaign_id}`"
     )
+
+
+def _print_results(campaign: DemoCampaignResult) -> None:
+    table = Table(title="Simulated responses: conversion and uplift over the holdout")
+    for column in ("segment", "converted", "rate", "holdout", "uplift (pp)", "95% interval"):
+        table.add_column(column, justify="left" if column == "segment" else "right")
+    for row in campaign.results:
+        interval = "-"
+        if row["uplift_pp_low"] is not None and row["uplift_pp_high"] is not None:
+            interval = f"{row['uplift_pp_low']:+.1f} to {row['uplift_pp_high']:+.1f}"
+        holdout = f"{row['holdout_converted'] or 0}/{row['holdout_n'] or 0}"
+        uplift = "-" if row["uplift_pp"] is None else f"{row['uplift_pp']:+.1f}"
+        rate = "-" if row["conversion_rate"] is None else f"{row['conversion_rate']:.1%}"
+        name = "whole campaign" if row["segment"] == "*" else str(row["segment"])
+        table.add_row(name, f"{row['converted']}/{row['treated']}", rate, holdout, uplift, interval)
+    Console().print(table)
 
 
 @app.command("generate")

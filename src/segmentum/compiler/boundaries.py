@@ -233,9 +233,7 @@ def boundary_from_rows(
     n = int(rows[0]["n"])
     at = {int(row["i"]): (row["v"], str(row["customer_id"])) for row in rows}
     if kind == "score":
-        cuts = tuple(
-            at.get(p) if p <= n - 1 else None for p in _positions("score", n, bins, None)
-        )
+        cuts = tuple(at.get(p) if p <= n - 1 else None for p in _positions("score", n, bins, None))
         return Boundary(kind, n, cuts, day)
     (position,) = _positions(kind, n, bins, percent)
     if kind == "top":

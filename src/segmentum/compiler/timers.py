@@ -41,7 +41,6 @@ from segmentum.compiler.program import prepare
 from segmentum.compiler.sources import INTERACTIONS, source_info
 from segmentum.compiler.windows import Clock, minus_months
 from segmentum.spec.nodes import (
-    Activity,
     Aggregate,
     AggregateMeasure,
     Ago,
@@ -126,21 +125,34 @@ class _Probes:
     def _leaving(self, relation: str, types: frozenset[str] | None, duration: Duration) -> None:
         clock = self.clock
         if duration.unit == "h":
-            self.instants.add(InstantProbe(relation, types, clock.hours_ago(duration.amount),
-                                           timedelta(hours=duration.amount, microseconds=1)))
+            self.instants.add(
+                InstantProbe(
+                    relation,
+                    types,
+                    clock.hours_ago(duration.amount),
+                    timedelta(hours=duration.amount, microseconds=1),
+                )
+            )
             return  # fmt: skip
         if duration.unit == "m":
             lo = minus_months(clock.today, duration.amount)
             self.days.add(DayProbe(relation, types, lo, 28 * duration.amount + 1))
             return
         days = duration.amount * (7 if duration.unit == "w" else 1)
-        self.days.add(DayProbe(relation, types, clock.today - timedelta(days=days), days + 2))
+        self.days.add(DayProbe(relation, types, clock.today - timedelta(days=days), days + 1))
 
     def _entering(self, relation: str, types: frozenset[str] | None, duration: Duration) -> None:
         clock = self.clock
         if duration.unit == "h":
-            self.instants.add(InstantProbe(relation, types, clock.hours_ago(duration.amount),
-                                           timedelta(hours=duration.amount), strict=True))
+            self.instants.add(
+                InstantProbe(
+                    relation,
+                    types,
+                    clock.hours_ago(duration.amount),
+                    timedelta(hours=duration.amount),
+                    strict=True,
+                )
+            )
             return  # fmt: skip
         if duration.unit == "m":
             lo = minus_months(clock.today, duration.amount) + timedelta(days=1)
@@ -299,7 +311,8 @@ def compile_timers(
     clock = Clock(as_of, settings.timezone)
     probes = _Probes(clock, catalog, set(), set(), set(), birthdays=set(), relations=set())
     _collect(prepare(definitions).values(), probes, settings)
-    assert probes.relations is not None and probes.birthdays is not None
+    assert probes.relations is not None
+    assert probes.birthdays is not None
     today = clock.today
     tomorrow = ibis.literal(today + timedelta(days=1), type=dt.date)
     as_of_lit = ibis.literal(clock.as_of_utc, type=TS)
@@ -345,9 +358,7 @@ def compile_timers(
         dates.append(_birthday_leaves(today))
     dates = [build(rel) for build in dates]
     instants = [build(rel) for build in instants]
-    due_date = (
-        ibis.least(*[d.cast(dt.date) for d in dates]) if dates else ibis.null(dt.date)
-    )
+    due_date = ibis.least(*[d.cast(dt.date) for d in dates]) if dates else ibis.null(dt.date)
     due_at = ibis.least(*[i.cast(TS) for i in instants])
     out = rel.select("customer_id", due_date=due_date, due_at=due_at)
     return out.filter(out.due_date.notnull() | out.due_at.notnull())

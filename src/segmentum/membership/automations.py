@@ -111,5 +111,3 @@ def run_id(automation: str, customer_id: str, segment: str, change: str, at: dat
     stamp = at.strftime("%Y-%m-%dT%H:%M:%S.%f")
     raw = "\x1f".join((automation, customer_id, segment, change, stamp))
     return hashlib.sha256(raw.encode()).hexdigest()[:32]
-
-

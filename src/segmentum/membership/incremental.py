@@ -12,7 +12,6 @@ customer (the event time, or the timer's instant).
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -39,7 +38,7 @@ CUSTOMER_TABLES = (
 )  # fmt: skip
 SCOPE_SCHEMA = pa.schema([("customer_id", pa.string()), ("effective_at", pa.timestamp("us"))])
 MEMBER_SCHEMA = pa.schema([("segment", pa.string()), ("customer_id", pa.string())])
-_names = itertools.count()
+CHANGE_COLUMNS = "segment TEXT, customer_id TEXT, version INTEGER, effective_at TIMESTAMP"
 
 
 @dataclass(frozen=True)
@@ -125,9 +124,9 @@ def apply_changes(
             ("rt_scope", "customer_id TEXT, effective_at TIMESTAMP"),
             ("rt_segments", "segment TEXT, version INTEGER"),
             ("rt_members", "segment TEXT, customer_id TEXT"),
-            ("rt_entered", "segment TEXT, customer_id TEXT, version INTEGER, effective_at TIMESTAMP"),
-            ("rt_exited", "segment TEXT, customer_id TEXT, version INTEGER, effective_at TIMESTAMP"),
-        ):  # fmt: skip
+            ("rt_entered", CHANGE_COLUMNS),
+            ("rt_exited", CHANGE_COLUMNS),
+        ):
             store.execute(f"CREATE TEMP TABLE IF NOT EXISTS {name} ({schema})")
             store.execute(f"DELETE FROM {name}")
         insert_arrow(store, "rt_scope", scope.cast(SCOPE_SCHEMA), SCOPE_SCHEMA.names)

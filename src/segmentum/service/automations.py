@@ -104,11 +104,9 @@ def create_automation(
         raise ServiceError(
             f"automation {automation.name}: no segment {automation.trigger.segment!r}"
         )
-    if isinstance(automation.action, SendAction):
-        if automation.action.channel not in ws.settings.channels:
-            raise ServiceError(
-                f"automation {automation.name}: no {automation.action.channel} channel configured"
-            )
+    action = automation.action
+    if isinstance(action, SendAction) and action.channel not in ws.settings.channels:
+        raise ServiceError(f"automation {automation.name}: no {action.channel} channel configured")
     try:
         automation_store.insert(
             ws.store, automation.name, automation.model_dump_json(), now or now_utc()
@@ -118,7 +116,9 @@ def create_automation(
     return {"name": automation.name, "state": "active"}
 
 
-def get_automation(ws: Workspace, name: str) -> tuple[automation_store.StoredAutomation, Automation]:
+def get_automation(
+    ws: Workspace, name: str
+) -> tuple[automation_store.StoredAutomation, Automation]:
     stored = automation_store.get(ws.store, name)
     if stored is None:
         raise ServiceError(f"no automation named {name!r}")
@@ -343,7 +343,9 @@ def _send(
     campaign = Campaign(
         name=automation.name,
         channel=action.channel,
-        segments=(SegmentTarget(segment=segment, template=Template.model_validate(action.template)),),
+        segments=(
+            SegmentTarget(segment=segment, template=Template.model_validate(action.template)),
+        ),
     )
     campaign_id = LEDGER_PREFIX + automation.name
     recent = _recent(ws, action.channel, now)
@@ -395,7 +397,8 @@ def _tag(ws: Workspace, action: TagAction, batch: list[dict[str, Any]], now: dat
     try:
         con.execute(
             "UPDATE customers SET tags = list_filter(list_distinct(list_concat("
-            "coalesce(tags, []::VARCHAR[]), ?::VARCHAR[])), lambda x: NOT list_contains(?::VARCHAR[], x)) "
+            "coalesce(tags, []::VARCHAR[]), ?::VARCHAR[])), "
+            "lambda x: NOT list_contains(?::VARCHAR[], x)) "
             f"WHERE customer_id IN (SELECT customer_id FROM {view})",
             [list(action.add), list(action.remove)],
         )

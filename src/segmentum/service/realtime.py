@@ -383,7 +383,7 @@ class RealtimeProcessor:
         def pct(p: float) -> float | None:
             if not values:
                 return None
-            return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))]
+            return values[min(len(values) - 1, round(p / 100 * (len(values) - 1)))]
 
         return {
             "batches": self.batches,

@@ -74,8 +74,7 @@ def set_state(store: AppStore, name: str, state: str, now: datetime) -> bool:
 
 def next_occurrence(store: AppStore, name: str) -> int:
     rows = store.query(
-        "UPDATE automations SET occurrences = occurrences + 1 WHERE name = ? "
-        "RETURNING occurrences",
+        "UPDATE automations SET occurrences = occurrences + 1 WHERE name = ? RETURNING occurrences",
         (name,),
     )
     if not rows:

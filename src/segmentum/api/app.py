@@ -59,11 +59,10 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
     app.include_router(realtime_router.router)  # real-time status, /v1 (docs/realtime.md)
 
     # The REST API (docs/api.md) and the web UI (docs/web.md).
-    for router in (customers.router, segments.router, metrics.router, campaigns_rest.router,
-                   subscriptions.router, settings_router.router, users.router, keys.router):  # fmt: skip
-        app.include_router(router)
+    rest = (customers, segments, metrics, campaigns_rest, subscriptions, settings_router, users)
+    for module in (*rest, keys):
+        app.include_router(module.router)
     pages.mount(app)
     # One error body everywhere: {code, message, path, issues} (api/errors.py).
     errors.install(app)
     return app
-

@@ -211,3 +211,54 @@ def _visit(collector: _Collector, node: Node) -> None:
             collector.time_bound = collector.time_bound or not _absolute(node.window)
     elif isinstance(node, ManualList):
         collector.tables.add("manual_list_members")
+
+
+#: Columns every read of a relation needs (keys, instants, local dates, status, money).
+BASE_COLUMNS: dict[str, frozenset[str]] = {
+    "orders": frozenset({"order_id", "customer_id", "ordered_at", "local_date", "status",
+                         "amount"}),
+    "order_items": frozenset({"order_id", "product_id", "quantity", "unit_price"}),
+    "returns": frozenset({"customer_id", "returned_at", "local_date", "product_id"}),
+    "events": frozenset({"customer_id", "type", "occurred_at", "local_date", "campaign_id",
+                         "channel"}),
+}  # fmt: skip
+
+
+def columns_read(definitions: Mapping[str, Node], catalog: Catalog) -> dict[str, set[str]]:
+    """Per activity relation, the columns the definitions can read (a superset): the base
+    columns plus every field named by a filter, an aggregate, a measure or a match."""
+    out = {relation: set(columns) for relation, columns in BASE_COLUMNS.items()}
+
+    def add(source: str, fields: Iterable[str | None]) -> None:
+        targets = (
+            ["orders", "events"]
+            if source == INTERACTIONS
+            else [(info.relation if (info := source_info(catalog, source)) else "")]
+        )
+        for relation in targets:
+            if relation not in out:
+                continue
+            for field in fields:
+                if field is None:
+                    continue
+                if field.startswith(PRODUCT_PREFIX):
+                    out[relation].add("product_id")
+                else:
+                    out[relation].add(field)
+
+    for node in definitions.values():
+        for each in walk(node):
+            if isinstance(each, Aggregate | Recency):
+                fields = [f.field for f in each.activity.filters]
+                add(each.activity.source, [*fields, getattr(each, "field", None)])
+            elif isinstance(each, Sequence):
+                add(
+                    each.first.source,
+                    [f.field for f in each.first.filters] + [a for a, _ in each.match],
+                )
+                add(each.then.source,
+                    [f.field for f in each.then.filters] + [b for _, b in each.match])  # fmt: skip
+            elif isinstance(each, Percentile) and isinstance(each.measure, AggregateMeasure):
+                activity = each.measure.activity
+                add(activity.source, [f.field for f in activity.filters] + [each.measure.field])
+    return out

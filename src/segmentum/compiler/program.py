@@ -50,9 +50,18 @@ def compile_segments(
     settings: WorkspaceSettings,
     tables: Mapping[str, Table],
     as_of: datetime,
+    boundaries: Mapping[str, Any] | None = None,
 ) -> Table:
     """One row per universe customer: ``customer_id`` and one never-NULL boolean column per
-    segment, all segments over one shared feature relation (one scan per source)."""
+    segment, all segments over one shared feature relation (one scan per source).
+
+    ``boundaries``: RFM scores and percentiles compare each customer's ``(value,
+    customer_id)`` with these stored cuts instead of ranking the universe (real-time
+    evaluation of a few customers; ``compiler.boundaries``, docs/realtime.md)."""
+    if boundaries is not None:
+        from segmentum.compiler.boundaries import compile_segments_bounded
+
+        return compile_segments_bounded(definitions, catalog, settings, tables, as_of, boundaries)
     issues = validate(
         definitions,
         catalog,

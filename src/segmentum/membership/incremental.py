@@ -23,7 +23,8 @@ import pyarrow as pa
 
 from segmentum.catalog.schema import Catalog
 from segmentum.catalog.settings import WorkspaceSettings
-from segmentum.compiler.boundaries import Boundary, compile_segments_bounded
+from segmentum.compiler import compile_segments
+from segmentum.compiler.boundaries import Boundary
 from segmentum.compiler.dependencies import Dependencies, dependencies
 from segmentum.compiler.predictive import PREDICTIONS_TABLE
 from segmentum.engine.connection import EngineKind
@@ -64,6 +65,36 @@ def restrict(tables: Mapping[str, Any], ids: Any) -> dict[str, Any]:
     return out
 
 
+#: Stands for a list of ids in SQL text (``with_ids`` replaces it by the quoted ids), so
+#: DuckDB filters with ``customer_id IN (constants)`` and can use an ART index.
+ID_PLACEHOLDER = "__segmentum_touched_ids__"
+
+
+def members_expr(
+    definitions: Mapping[str, Node],
+    segments: Iterable[str],
+    catalog: Catalog,
+    settings: WorkspaceSettings,
+    tables: Mapping[str, Any],
+    as_of: datetime,
+    boundaries: Mapping[str, Boundary],
+) -> Any:
+    """The (segment, customer_id) members query over already restricted ``tables``."""
+    wanted = sorted(set(segments))
+    deps = dependencies(definitions, catalog)
+    needed = {name: definitions[name] for name in closure(wanted, deps)}
+    wide = compile_segments(needed, catalog, settings, tables, as_of, boundaries=boundaries)
+    wide = wide.select("customer_id", *wanted)
+    long = wide.pivot_longer(~s.cols("customer_id"), names_to="segment", values_to="member")
+    return long.filter(long.member).select("segment", "customer_id")
+
+
+def with_ids(sql: str, customer_ids: Iterable[str]) -> str:
+    """Cached SQL with the placeholder replaced by the quoted ids."""
+    quoted = ", ".join("'" + cid.replace("'", "''") + "'" for cid in sorted(set(customer_ids)))
+    return sql.replace(f"'{ID_PLACEHOLDER}'", quoted or "NULL")
+
+
 def id_table(customer_ids: Iterable[str]) -> Any:
     return ibis.memtable(pa.table({"_rid": pa.array(sorted(set(customer_ids)), pa.string())}))
 
@@ -91,13 +122,8 @@ def evaluate_members(
     wanted = sorted(set(segments))
     if not wanted:
         return MEMBER_SCHEMA.empty_table()
-    deps = dependencies(definitions, catalog)
-    needed = {name: definitions[name] for name in closure(wanted, deps)}
     restricted = restrict(tables, id_table(customer_ids))
-    wide = compile_segments_bounded(needed, catalog, settings, restricted, as_of, boundaries)
-    wide = wide.select("customer_id", *wanted)
-    long = wide.pivot_longer(~s.cols("customer_id"), names_to="segment", values_to="member")
-    rows = long.filter(long.member).select("segment", "customer_id")
+    rows = members_expr(definitions, wanted, catalog, settings, restricted, as_of, boundaries)
     return rows.to_pyarrow().cast(MEMBER_SCHEMA)
 
 

@@ -606,6 +606,8 @@ def worker_step(
     report = StepReport()
     with guard():
         report.woken = realtime.run_timers(ws, clock())
+        if not ws.store.scalar("SELECT count(*) FROM automations"):
+            return report
         report.collected = collect(ws, clock())
         report.executed = execute_due(ws, clock())
     with guard():

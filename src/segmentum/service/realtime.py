@@ -23,6 +23,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pyarrow as pa
+
 from segmentum.compiler.boundaries import (
     Boundary,
     MissingBoundariesError,
@@ -30,10 +32,25 @@ from segmentum.compiler.boundaries import (
     compile_boundaries,
     rankings_used,
 )
-from segmentum.compiler.dependencies import Dependencies, affected_segments, dependencies
-from segmentum.compiler.timers import global_flip
-from segmentum.membership.incremental import apply_changes, evaluate_members, scope_table
-from segmentum.membership.timers import compute_timers, store_timers
+from segmentum.compiler.dependencies import (
+    Dependencies,
+    affected_segments,
+    columns_read,
+    dependencies,
+)
+from segmentum.compiler.predictive import PREDICTIONS_TABLE
+from segmentum.compiler.timers import compile_timers, global_flip
+from segmentum.engine.connection import EngineKind
+from segmentum.membership.incremental import (
+    ID_PLACEHOLDER,
+    MEMBER_SCHEMA,
+    apply_changes,
+    evaluate_members,
+    members_expr,
+    scope_table,
+    with_ids,
+)
+from segmentum.membership.timers import compute_timers, next_flips, store_timers
 from segmentum.service.clock import now_utc
 from segmentum.service.workspace import Workspace
 from segmentum.spec.external import from_external
@@ -55,6 +72,12 @@ class Context:
     versions: dict[str, int]
     deps: dict[str, Dependencies]
     boundaries: dict[str, Boundary]
+    tables: dict[str, Any]
+    #: Compiled SQL (DuckDB) of members / timers queries by (kind, as_of, segments).
+    sql: dict[tuple[Any, ...], str] = field(default_factory=dict)
+    rankings: dict[tuple[str, ...], set[str]] = field(default_factory=dict)
+    scoped: dict[str, Any] = field(default_factory=dict)
+    columns: dict[str, str] = field(default_factory=dict)
 
 
 def _naive(instant: datetime) -> datetime:
@@ -89,6 +112,7 @@ def context(ws: Workspace) -> Context:
         {each.name: each.version for each in stored},
         dependencies(definitions, ws.catalog),
         boundaries,
+        ws.tables(),
     )
     ws.extras[_CONTEXT] = made
     return made
@@ -126,14 +150,177 @@ def _ensure_boundaries(ws: Workspace, ctx: Context, segments: Iterable[str],
     ranked = {name: ctx.definitions[name] for name in segments if ctx.deps[name].ranked}
     if not ranked:
         return ctx
-    used = rankings_used(ranked, ws.catalog, ws.settings, ws.tables(), as_of)
-    if set(used) <= set(ctx.boundaries):
+    key = tuple(sorted(ranked))
+    if key not in ctx.rankings:
+        ctx.rankings[key] = set(rankings_used(ranked, ws.catalog, ws.settings, ctx.tables, as_of))
+    if ctx.rankings[key] <= set(ctx.boundaries):
         return ctx
     recompute_boundaries(ws, as_of)
     return context(ws)
 
 
 # --- micro-batches ------------------------------------------------------------------------------
+
+
+def _fast(ws: Workspace) -> bool:
+    return ws.engine.kind is EngineKind.DUCKDB and not ws.settings.table_mappings
+
+
+#: The touched customers' rows are copied into these temporary tables (one index lookup per
+#: table), and the cached queries read them instead of the catalog tables.
+#: From this many customers a batch reads each table with a hash semi-join (one scan)
+#: instead of index lookups of a constant list.
+SEMI_JOIN_FROM = 500
+SCOPED = ("customers", "orders", "order_items", "returns", "events", "subscriptions",
+          "manual_list_members", PREDICTIONS_TABLE)  # fmt: skip
+
+
+def _columns(ws: Workspace, ctx: Context) -> dict[str, str]:
+    if not ctx.columns:
+        read = columns_read(ctx.definitions, ws.catalog)
+        for name in SCOPED:
+            if name in ctx.tables:
+                present = list(ctx.tables[name].columns)
+                wanted = read.get(name)
+                ctx.columns[name] = ", ".join(
+                    f'"{c}"' for c in present if wanted is None or c in wanted
+                )
+    return ctx.columns
+
+
+def _scoped(ws: Workspace, ctx: Context) -> dict[str, Any]:
+    """The tables to compile micro-batch queries against: ``rt_scope_<table>`` (temporary
+    tables of the touched customers' rows, see ``_stage``) replacing the catalog tables."""
+    if not ctx.scoped:
+        con = ws.engine.backend.con
+        columns = _columns(ws, ctx)
+        for name in SCOPED:
+            if name in ctx.tables:  # the schema, for compiling; rows come per batch
+                con.execute(f"CREATE TEMP TABLE IF NOT EXISTS rt_scope_{name} AS "
+                            f"SELECT {columns[name]} FROM {name} LIMIT 0")  # fmt: skip
+        ctx.scoped = {
+            name: ws.engine.backend.table(f"rt_scope_{name}") if name in SCOPED else table
+            for name, table in ctx.tables.items()
+        }
+    return ctx.scoped
+
+
+def _stage(con: Any, ctx: Context, ids: list[str]) -> None:
+    """Copy the rows of ``ids`` into the temporary ``rt_scope_<table>`` tables of ``con``
+    (``customer_id IN (constants)``: an index lookup; only the columns definitions read)."""
+    quoted = with_ids(f"'{ID_PLACEHOLDER}'", ids)
+    many = len(ids) > SEMI_JOIN_FROM
+    if many:
+        con.execute("CREATE OR REPLACE TEMP TABLE rt_scope_ids AS "
+                    "SELECT unnest(?::VARCHAR[]) AS customer_id", [ids])  # fmt: skip
+    for name in SCOPED:
+        if name not in ctx.columns:
+            continue
+        if name == "order_items":  # through the batch's orders: one hash semi-join
+            source = "order_items SEMI JOIN rt_scope_orders o ON order_items.order_id = o.order_id"
+        elif many:
+            source = f"{name} SEMI JOIN rt_scope_ids i ON {name}.customer_id = i.customer_id"
+        else:
+            source = f"{name} WHERE customer_id IN ({quoted})"
+        columns = ", ".join(f"{name}.{column}" for column in ctx.columns[name].split(", "))
+        con.execute(f"CREATE OR REPLACE TEMP TABLE rt_scope_{name} AS "
+                    f"SELECT {columns} FROM {source}")  # fmt: skip
+
+
+@dataclass
+class Plan:
+    """A micro-batch's compiled queries (made under the workspace lock)."""
+
+    ids: list[str]
+    affected: list[str]
+    members_sql: str | None
+    timers_sql: str | None
+
+
+def plan_batch(ws: Workspace, ctx: Context, affected: list[str], as_of: datetime,
+               ids: list[str]) -> Plan:  # fmt: skip
+    """Compile (or take from the cache) the members and timers queries of a batch."""
+    tables = _scoped(ws, ctx)
+    members_sql = timers_sql = None
+    if affected:
+        key: tuple[Any, ...] = ("members", as_of, tuple(affected))
+        members_sql = ctx.sql.get(key)
+        if members_sql is None:
+            expr = members_expr(ctx.definitions, affected, ws.catalog, ws.settings, tables,
+                                as_of, ctx.boundaries)  # fmt: skip
+            members_sql = _cache(ctx, key, str(ws.engine.backend.compile(expr)))
+    timed = _time_bound(ctx)
+    if timed:
+        timers_key: tuple[Any, ...] = ("timers", as_of)
+        timers_sql = ctx.sql.get(timers_key)
+        if timers_sql is None:
+            expr = compile_timers(timed, ws.catalog, ws.settings, tables, as_of)
+            timers_sql = _cache(ctx, timers_key, str(ws.engine.backend.compile(expr)))
+    return Plan(ids, affected, members_sql, timers_sql)
+
+
+def run_plan(con: Any, ctx: Context, plan: Plan, timezone: str) -> tuple[pa.Table, pa.Table]:
+    """Stage and run a plan on ``con`` (a cursor may run it outside the workspace lock):
+    the members (segment, customer_id) and the next flips of the batch's customers."""
+    _stage(con, ctx, plan.ids)
+    members = MEMBER_SCHEMA.empty_table()
+    if plan.members_sql is not None:
+        result = con.execute(plan.members_sql).fetch_arrow_table()
+        members = result.rename_columns(["segment", "customer_id"]).cast(MEMBER_SCHEMA)
+    timers = None
+    if plan.timers_sql is not None:
+        timers = next_flips(con.execute(plan.timers_sql).fetch_arrow_table(), timezone)
+    return members, timers if timers is not None else next_flips(pa.table({}), timezone)
+
+
+def _members(ws: Workspace, ctx: Context, segments: list[str], as_of: datetime,
+             ids: list[str]) -> pa.Table:  # fmt: skip
+    """Members among ``ids`` (engines other than DuckDB: ``evaluate_members``)."""
+    if not _fast(ws):
+        return evaluate_members(ctx.definitions, segments, ws.catalog, ws.settings, ctx.tables,
+                                as_of, ids, ctx.boundaries)  # fmt: skip
+    plan = plan_batch(ws, ctx, segments, as_of, ids)
+    return run_plan(ws.engine.backend.con, ctx, plan, ws.settings.timezone)[0]
+
+
+def _timers(ws: Workspace, ctx: Context, as_of: datetime, ids: list[str] | None) -> pa.Table:
+    """The next flips of ``ids`` (all customers when None)."""
+    timed = _time_bound(ctx)
+    if ids is None or not timed or not _fast(ws):
+        return compute_timers(timed, ws.catalog, ws.settings, ctx.tables, as_of, ids)
+    plan = plan_batch(ws, ctx, [], as_of, ids)
+    return run_plan(ws.engine.backend.con, ctx, plan, ws.settings.timezone)[1]
+
+
+def _cache(ctx: Context, key: tuple[Any, ...], sql: str) -> str:
+    if len(ctx.sql) > 256:
+        ctx.sql.clear()
+    ctx.sql[key] = sql
+    return sql
+
+
+def batch_as_of(now: datetime) -> datetime:
+    """Micro-batches evaluate as of the next whole minute: the compiled queries are reused
+    for a minute (records stamped up to a minute ahead count, as they would a minute later)."""
+    floor = now.replace(second=0, microsecond=0)
+    return floor if floor == now else floor + timedelta(minutes=1)
+
+
+def ensure_indexes(ws: Workspace) -> None:
+    """ART indexes on customer_id (order_id for items), so a micro-batch reads a few rows of
+    each table instead of scanning it (DuckDB; created once, when the server starts)."""
+    if not _fast(ws):
+        return
+    con = ws.engine.backend.con
+    for table, column in (
+        ("events", "customer_id"),
+        ("orders", "customer_id"),
+        ("order_items", "order_id"),
+        ("returns", "customer_id"),
+        ("subscriptions", "customer_id"),
+        ("customers", "customer_id"),
+    ):
+        con.execute(f"CREATE INDEX IF NOT EXISTS rt_{table}_{column} ON {table} ({column})")
 
 
 @dataclass
@@ -154,30 +341,29 @@ class BatchReport:
     seconds: float
 
 
-def apply_batch(
-    ws: Workspace,
-    touched: Mapping[str, Touch],
-    as_of: datetime | None = None,
-    now: datetime | None = None,
-) -> BatchReport:
-    """Re-evaluate the touched customers for the segments their records can affect."""
-    started = time.perf_counter()
-    now = now or now_utc()
-    as_of = as_of or now
-    if not touched:
-        return BatchReport(0, 0, 0, 0, 0.0)
-    ctx = context(ws)
+def _affected(ctx: Context, touched: Mapping[str, Touch]) -> list[str]:
     tables: set[str] = set()
     types: set[str] = set()
     for each in touched.values():
         tables |= each.tables
         types |= each.event_types
-    affected = sorted(affected_segments(ctx.deps, tables, types))
+    return sorted(affected_segments(ctx.deps, tables, types))
+
+
+def commit_batch(
+    ws: Workspace,
+    ctx: Context,
+    touched: Mapping[str, Touch],
+    affected: list[str],
+    members: pa.Table,
+    timers: pa.Table | None,
+    now: datetime,
+) -> list[Any]:
+    """Write a batch's result: membership changes (effective at each customer's event time,
+    never later than ``now``) and the customers' next timers."""
     ids = sorted(touched)
+    changes = []
     if affected:
-        ctx = _ensure_boundaries(ws, ctx, affected, as_of)
-        members = evaluate_members(ctx.definitions, affected, ws.catalog, ws.settings,
-                                   ws.tables(), as_of, ids, ctx.boundaries)  # fmt: skip
         limit = _naive(now)
         effective = {
             cid: min(_naive(t.effective_at) if t.effective_at else limit, limit)
@@ -185,15 +371,75 @@ def apply_batch(
         }
         versions = {name: ctx.versions[name] for name in affected}
         changes = apply_changes(ws.store, members, scope_table(effective), versions, now)
-    else:
-        changes = []
-    timed = _time_bound(ctx)
-    if timed:
-        store_timers(ws.store, compute_timers(timed, ws.catalog, ws.settings, ws.tables(),
-                                              as_of, ids), ids)  # fmt: skip
+    if timers is not None:
+        store_timers(ws.store, timers, ids)
+    return changes
+
+
+def _report(ids: list[str], affected: list[str], changes: list[Any], started: float) -> BatchReport:
     entered = sum(1 for c in changes if c.change == "entered")
     return BatchReport(len(ids), len(affected), entered, len(changes) - entered,
                        time.perf_counter() - started)  # fmt: skip
+
+
+def apply_batch(
+    ws: Workspace,
+    touched: Mapping[str, Touch],
+    as_of: datetime | None = None,
+    now: datetime | None = None,
+) -> BatchReport:
+    """Re-evaluate the touched customers for the segments their records can affect (the
+    caller holds the workspace)."""
+    started = time.perf_counter()
+    now = now or now_utc()
+    as_of = as_of or batch_as_of(now)
+    if not touched:
+        return BatchReport(0, 0, 0, 0, 0.0)
+    ctx = context(ws)
+    affected = _affected(ctx, touched)
+    ids = sorted(touched)
+    if affected:
+        ctx = _ensure_boundaries(ws, ctx, affected, as_of)
+    if _fast(ws):
+        plan = plan_batch(ws, ctx, affected, as_of, ids)
+        members, timers = run_plan(ws.engine.backend.con, ctx, plan, ws.settings.timezone)
+        changes = commit_batch(ws, ctx, touched, affected, members,
+                               timers if plan.timers_sql else None, now)  # fmt: skip
+        return _report(ids, affected, changes, started)
+    members = _members(ws, ctx, affected, as_of, ids) if affected else MEMBER_SCHEMA.empty_table()
+    timers = _timers(ws, ctx, as_of, ids) if _time_bound(ctx) else None
+    changes = commit_batch(ws, ctx, touched, affected, members, timers, now)
+    return _report(ids, affected, changes, started)
+
+
+def apply_unlocked(locked: Locked, touched: Mapping[str, Touch], cursor: Any,
+                   since: datetime | None) -> BatchReport:  # fmt: skip
+    """The server's micro-batch: plan under the workspace lock, stage and evaluate on a
+    cursor of its own (DuckDB reads a snapshot while the intake keeps committing), write the
+    result under the lock again. Other engines: ``apply_batch`` under the lock."""
+    started = time.perf_counter()
+    now = now_utc()
+    as_of = batch_as_of(now)
+    with locked() as ws:
+        if since is not None:
+            for cid, at in _effective_times(ws, sorted(touched), since).items():
+                touched[cid].effective_at = _aware(at)
+        if not _fast(ws):
+            return apply_batch(ws, touched, now=now)
+        ctx = context(ws)
+        affected = _affected(ctx, touched)
+        ids = sorted(touched)
+        if affected:
+            ctx = _ensure_boundaries(ws, ctx, affected, as_of)
+        plan = plan_batch(ws, ctx, affected, as_of, ids)
+        timezone = ws.settings.timezone
+    members, timers = run_plan(cursor, ctx, plan, timezone)
+    with locked() as ws:
+        if context(ws) is not ctx:  # a definition changed meanwhile: evaluate again
+            return apply_batch(ws, touched, now=now)
+        changes = commit_batch(ws, ctx, touched, affected, members,
+                               timers if plan.timers_sql else None, now)  # fmt: skip
+    return _report(ids, affected, changes, started)
 
 
 def touch(
@@ -246,13 +492,11 @@ def run_timers(ws: Workspace, now: datetime) -> int:
         store_timers(ws.store, compute_timers({}, ws.catalog, ws.settings, ws.tables(), now), ids)
         return len(ids)
     ctx = _ensure_boundaries(ws, ctx, timed, now)
-    members = evaluate_members(ctx.definitions, timed, ws.catalog, ws.settings, ws.tables(),
-                               now, ids, ctx.boundaries)  # fmt: skip
+    members = _members(ws, ctx, sorted(timed), now, ids)
     effective = {row["customer_id"]: row["next_flip_at"] for row in due}
     versions = {name: ctx.versions[name] for name in timed}
     apply_changes(ws.store, members, scope_table(effective), versions, now)
-    store_timers(ws.store, compute_timers(timed, ws.catalog, ws.settings, ws.tables(), now, ids),
-                 ids)  # fmt: skip
+    store_timers(ws.store, _timers(ws, ctx, now, ids), ids)
     return len(ids)
 
 
@@ -315,11 +559,15 @@ class RealtimeProcessor:
         self.customers = 0
         self.changes = 0
         self.error: str | None = None
+        self._cursor: Any = None
 
     def start(self, ws: Workspace) -> RealtimeProcessor:
         from segmentum.service.intake import on_committed
 
+        ensure_indexes(ws)
         self._unsubscribe = on_committed(ws, self.submit)
+        # DuckDB: the micro-batches' reads run on a cursor of their own, outside the lock
+        self._cursor = ws.engine.backend.con.cursor() if _fast(ws) else None
         ws.extras[_PROCESSOR] = self
         self._stop.clear()
         self._thread = threading.Thread(target=self._run, name="segmentum-realtime", daemon=True)
@@ -334,6 +582,9 @@ class RealtimeProcessor:
         thread, self._thread = self._thread, None
         if thread is not None:
             thread.join(timeout)
+        if self._cursor is not None:
+            self._cursor.close()
+            self._cursor = None
 
     def submit(self, committed: Any) -> None:
         """The ``on_committed`` callback (the committer's thread): queue and return."""
@@ -359,11 +610,8 @@ class RealtimeProcessor:
             if not pending:
                 continue
             try:
-                with self._locked() as ws:
-                    since = min(committed) - timedelta(seconds=5) if committed else now_utc()
-                    for cid, at in _effective_times(ws, sorted(pending), since).items():
-                        pending[cid].effective_at = _aware(at)
-                    report = apply_batch(ws, pending)
+                since = min(committed) - timedelta(seconds=5) if committed else None
+                report = apply_unlocked(self._locked, pending, self._cursor, since)
             except Exception as error:  # keep serving; the next full refresh repairs
                 log.exception("a real-time micro-batch failed")
                 self.error = f"{type(error).__name__}: {error}"

@@ -1,0 +1,222 @@
+"""Benchmark (issue 6, real-time part): events/s through ``POST /v1/batch`` with incremental
+membership, and the time from a commit (the ack follows it) to the membership change being
+visible, on the 1M-customer demo shop with the ready-made library.
+
+    uv run python bench/realtime.py --customers 1000000 --orders 10000000 --seconds 60
+    uv run python bench/realtime.py --mode direct ...   # micro-batches in-process, no HTTP
+
+* Workspace: a copy of ``bench/data/intake_<c>_<o>.duckdb`` (``bench/intake_load.py`` builds
+  it from the catalog Parquet files), then ``segments install-library`` and one full refresh
+  (which also recomputes the ranking boundaries and builds the timer index; timed), then the
+  customer_id indexes the micro-batches read through (timed).
+* ``http``: ``segmentum serve`` (worker embedded: timers and automations run) in its own
+  process; the load generator of ``bench/intake_load.py`` in another (closed-loop clients,
+  batches of ``--batch`` messages to random existing customers). The server's real-time
+  processor applies every commit's touched customers in micro-batches; ``GET /v1/realtime``
+  reports the commit → visible latencies (measured in the server: from the commit, which
+  precedes the ack, to the end of the micro-batch that applied it).
+* ``direct``: the incremental path alone: random touched customers (the same mix of tables)
+  applied by ``service.realtime.apply_batch`` in batches of ``--direct-customers``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import os
+import platform
+import random
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent
+DATA = ROOT / "data"
+if str(ROOT.parent) not in sys.path:
+    sys.path.insert(0, str(ROOT.parent))
+
+from bench.intake_load import build_workspace, generate, percentile  # noqa: E402
+
+QUANTILES = (("p50", 50), ("p95", 95), ("p99", 99))
+
+
+def prepare(template: Path, db: Path) -> dict[str, Any]:
+    """Copy the workspace, install the library, refresh once; the keys and the timings."""
+    from segmentum.service import keys, realtime
+    from segmentum.service.library import install_library
+    from segmentum.service.membership import refresh_segments
+    from segmentum.service.workspace import Workspace
+
+    shutil.copyfile(template, db)
+    ws = Workspace.open(str(db))
+    try:
+        installed = [r["name"] for r in install_library(ws) if r["status"] == "installed"]
+        started = time.perf_counter()
+        refresh_segments(ws)
+        refresh = time.perf_counter() - started
+        started = time.perf_counter()
+        realtime.ensure_indexes(ws)
+        indexes = time.perf_counter() - started
+        return {
+            "segments": len(installed),
+            "refresh_seconds": round(refresh, 1),
+            "index_seconds": round(indexes, 1),
+            "timers": ws.store.scalar("SELECT count(*) FROM realtime_timers"),
+            "boundaries": ws.store.scalar("SELECT count(*) FROM ranking_boundaries"),
+            "ingest_key": keys.create_key(ws, "ingest", "bench").key,
+            "read_key": keys.create_key(ws, "admin", "bench-read").key,
+        }
+    finally:
+        ws.close()
+
+
+def run_http(args: argparse.Namespace, db: Path, prepared: dict[str, Any]) -> dict[str, Any]:
+    server = subprocess.Popen(
+        [sys.executable, "-c", "from segmentum.cli.app import main; main()", "--db", str(db),
+         "serve", "--port", str(args.port)], env={**os.environ})  # fmt: skip
+    url = f"http://127.0.0.1:{args.port}"
+    read = httpx.Client(base_url=url, auth=(prepared["read_key"], ""), timeout=60)
+    try:
+        deadline = time.monotonic() + 300
+        while True:
+            try:
+                if httpx.get(url + "/health", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                sys.exit("the server did not start")
+            time.sleep(0.5)
+        context = multiprocessing.get_context("spawn")
+        out: Any = context.Queue()
+        load = context.Process(
+            target=generate,
+            args=(url, prepared["ingest_key"], args.customers, args.batch, args.clients,
+                  args.seconds, args.warmup, out),
+        )  # fmt: skip
+        load.start()
+        time.sleep(args.warmup)
+        read.get("/v1/realtime", params={"reset": "true"})  # measure after the warm-up
+        results = out.get()
+        load.join()
+        time.sleep(args.drain)  # let the last micro-batches finish
+        status = read.get("/v1/realtime").json()
+    finally:
+        read.close()
+        server.terminate()
+        server.wait(120)
+    measured = [r for r in results if r[0] >= args.warmup]
+    window = max(r[0] + r[1] for r in measured) - args.warmup
+    acks = [r[1] * 1000 for r in measured]
+    events = sum(r[2] for r in measured)
+    return {
+        "seconds": round(window, 1),
+        "requests": len(measured),
+        "errors": sum(1 for r in measured if r[3] != 200),
+        "events_per_second": round(events / window),
+        "ack_ms": {q: round(percentile(acks, p), 1) for q, p in QUANTILES},
+        "visible_after_commit_ms": {
+            q: None
+            if status.get(f"latency_{q}") is None
+            else round(status[f"latency_{q}"] * 1000, 1)
+            for q in ("p50", "p95", "p99")
+        },
+        "micro_batches": status.get("batches"),
+        "customers_applied": status.get("customers"),
+        "membership_changes": status.get("changes"),
+        "realtime_error": status.get("error"),
+    }
+
+
+def run_direct(args: argparse.Namespace, db: Path) -> dict[str, Any]:
+    from segmentum.service import realtime
+    from segmentum.service.workspace import Workspace
+
+    ws = Workspace.open(str(db))
+    rng = random.Random(7)
+    mixes = [({"events"}, {"page_view"}), ({"events"}, {"cart_updated"}),
+             ({"events"}, {"checkout_started"}), ({"orders", "order_items"}, set()),
+             ({"customers"}, set())]  # fmt: skip
+    seconds: list[float] = []
+    try:
+        deadline = time.monotonic() + args.seconds
+        customers = 0
+        while time.monotonic() < deadline:
+            touched = {}
+            for _ in range(args.direct_customers):
+                tables, types = rng.choice(mixes)
+                cid = f"C{rng.randrange(1, args.customers + 1):07d}"
+                touch = touched.setdefault(cid, realtime.Touch())
+                touch.tables |= tables
+                touch.event_types |= types
+            report = realtime.apply_batch(ws, touched)
+            seconds.append(report.seconds)
+            customers += report.customers
+    finally:
+        ws.close()
+    total = sum(seconds)
+    return {
+        "batches": len(seconds),
+        "customers_per_batch": args.direct_customers,
+        "customers_per_second": round(customers / total),
+        "batch_ms": {
+            "p50": round(percentile(seconds, 50) * 1000, 1),
+            "p95": round(percentile(seconds, 95) * 1000, 1),
+            "p99": round(percentile(seconds, 99) * 1000, 1),
+            "mean": round(statistics.fmean(seconds) * 1000, 1),
+        },
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--customers", type=int, default=1_000_000)
+    parser.add_argument("--orders", type=int, default=10_000_000)
+    parser.add_argument("--mode", choices=("http", "direct"), default="http")
+    parser.add_argument("--seconds", type=float, default=60)
+    parser.add_argument("--warmup", type=float, default=10)
+    parser.add_argument("--drain", type=float, default=10)
+    parser.add_argument("--batch", type=int, default=100)
+    parser.add_argument("--clients", type=int, default=16)
+    parser.add_argument("--direct-customers", type=int, default=100)
+    parser.add_argument("--port", type=int, default=8766)
+    args = parser.parse_args()
+    data = DATA / f"{args.customers}_{args.orders}"
+    template = DATA / f"intake_{args.customers}_{args.orders}.duckdb"
+    if not template.exists():
+        if not (data / "customers.parquet").exists():
+            sys.exit(f"{data} has no catalog files: run bench/segments.py for this size first")
+        build_workspace(data, template)
+    db = DATA / f"realtime_run_{args.customers}.duckdb"
+    prepared = prepare(template, db)
+    report: dict[str, Any] = {
+        "customers": args.customers,
+        "orders": args.orders,
+        "mode": args.mode,
+        "batch": args.batch,
+        "clients": args.clients,
+        **{k: v for k, v in prepared.items() if not k.endswith("_key")},
+    }
+    try:
+        report.update(run_http(args, db, prepared) if args.mode == "http" else
+                      run_direct(args, db))  # fmt: skip
+    finally:
+        db.unlink(missing_ok=True)
+        Path(str(db) + ".wal").unlink(missing_ok=True)
+    report["machine"] = {"cpus": os.cpu_count(), "python": platform.python_version()}
+    print(json.dumps(report, indent=2))
+    (ROOT / "results").mkdir(exist_ok=True)
+    load = f"c{args.clients}" if args.mode == "http" else f"b{args.direct_customers}"
+    name = f"realtime_{args.mode}_{args.customers}_{load}.json"
+    (ROOT / "results" / name).write_text(json.dumps(report, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()

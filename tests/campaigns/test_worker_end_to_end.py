@@ -130,3 +130,28 @@ def test_unknown_template_field_is_refused(shop: Workspace) -> None:
     bad = sms_campaign(segments=[{"segment": "vip", "template": {"body": "Hi {{ nmae }}"}}])
     with pytest.raises(ServiceError, match="unknown field"):
         service.create_campaign(shop, service.parse_campaign(bad))
+
+
+def test_links_in_a_sent_campaign_become_tracked_short_links(
+    shop: Workspace, tmp_path: Path
+) -> None:
+    definition = sms_campaign()
+    definition["segments"][0]["template"] = {
+        "body": "VIP {{ first_name }}: https://shop.example/vip"
+    }
+    service.create_campaign(shop, service.parse_campaign(definition))
+    service.send(shop, "spring", now=NOW)
+    service.run_worker(shop, until_idle=True, poll_seconds=0.01, clock=lambda: NOW)
+    links = shop.store.query(
+        "SELECT code, customer_id, segment, original, destination FROM tracked_links "
+        "ORDER BY customer_id"
+    )
+    assert [(row["customer_id"], row["segment"], row["original"]) for row in links] == [
+        ("C0001", "vip", "https://shop.example/vip"),
+        ("C0002", "vip", "https://shop.example/vip"),
+    ]
+    assert all("utm_campaign=spring" in row["destination"] for row in links)
+    bodies = {m["metadata"]["customer_id"]: m["body"] for m in _outbox(tmp_path)}  # type: ignore[index]
+    for row in links:
+        assert bodies[row["customer_id"]].endswith(f"/r/{row['code']}")
+        assert "shop.example/vip" not in bodies[row["customer_id"]]

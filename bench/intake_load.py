@@ -134,6 +134,29 @@ def generate(url: str, key: str, customers: int, batch: int, clients: int, secon
     out.put(results)
 
 
+def start_server(db: Path, port: int, worker: bool) -> tuple[subprocess.Popen[bytes], str]:
+    """`segmentum serve` on ``db`` in its own process; returns it and its base URL."""
+    command = [sys.executable, "-c", "from segmentum.cli.app import main; main()",
+               "--db", str(db), "serve", "--port", str(port)]  # fmt: skip
+    if not worker:
+        command.append("--no-worker")
+    return subprocess.Popen(command, env={**os.environ}), f"http://127.0.0.1:{port}"
+
+
+def wait_until_healthy(url: str, timeout: float) -> None:
+    """Poll /health until the server answers, or exit with a message after ``timeout`` s."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if httpx.get(url + "/health", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        if time.monotonic() > deadline:
+            sys.exit("the server did not start")
+        time.sleep(0.2)
+
+
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
@@ -159,22 +182,9 @@ def main() -> None:
     db = DATA / f"intake_run_{args.customers}.duckdb"
     shutil.copyfile(template, db)
     key = ingest_key(db)
-    env = {**os.environ}
-    server = subprocess.Popen(
-        [sys.executable, "-c", "from segmentum.cli.app import main; main()", "--db", str(db),
-         "serve", "--no-worker", "--port", str(args.port)], env=env)  # fmt: skip
-    url = f"http://127.0.0.1:{args.port}"
+    server, url = start_server(db, args.port, worker=False)
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                if httpx.get(url + "/health", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                sys.exit("the server did not start")
-            time.sleep(0.2)
+        wait_until_healthy(url, timeout=120)
         out: Any = multiprocessing.get_context("spawn").Queue()
         load = multiprocessing.get_context("spawn").Process(
             target=generate,

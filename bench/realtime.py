@@ -29,7 +29,6 @@ import platform
 import random
 import shutil
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -42,7 +41,13 @@ DATA = ROOT / "data"
 if str(ROOT.parent) not in sys.path:
     sys.path.insert(0, str(ROOT.parent))
 
-from bench.intake_load import build_workspace, generate, percentile  # noqa: E402
+from bench.intake_load import (  # noqa: E402
+    build_workspace,
+    generate,
+    percentile,
+    start_server,
+    wait_until_healthy,
+)
 
 QUANTILES = (("p50", 50), ("p95", 95), ("p99", 99))
 
@@ -78,22 +83,10 @@ def prepare(template: Path, db: Path) -> dict[str, Any]:
 
 
 def run_http(args: argparse.Namespace, db: Path, prepared: dict[str, Any]) -> dict[str, Any]:
-    server = subprocess.Popen(
-        [sys.executable, "-c", "from segmentum.cli.app import main; main()", "--db", str(db),
-         "serve", "--port", str(args.port)], env={**os.environ})  # fmt: skip
-    url = f"http://127.0.0.1:{args.port}"
+    server, url = start_server(db, args.port, worker=True)
     read = httpx.Client(base_url=url, auth=(prepared["read_key"], ""), timeout=60)
     try:
-        deadline = time.monotonic() + 300
-        while True:
-            try:
-                if httpx.get(url + "/health", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                sys.exit("the server did not start")
-            time.sleep(0.5)
+        wait_until_healthy(url, timeout=300)
         context = multiprocessing.get_context("spawn")
         out: Any = context.Queue()
         load = context.Process(

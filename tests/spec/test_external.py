@@ -540,3 +540,18 @@ def test_docs_cover_every_code_and_node_kind() -> None:
         assert f"| `{node_type.__name__}` |" in doc, node_type.__name__
     for kind in NODE_KINDS:
         assert kind in doc, kind
+
+
+@pytest.mark.parametrize(
+    ("document", "path"),
+    [
+        ({"attribute": {"field": "city", "eq": "Pr\x00ague"}}, "/attribute/eq"),
+        ({"has_tag": "\x00"}, "/has_tag"),
+        ({"attribute": {"field": "country", "in": ["CZ", "P\x00L"]}}, "/attribute/in/1"),
+    ],
+)
+def test_nul_characters_are_refused(document: dict[str, object], path: str) -> None:
+    # An engine literal cannot carry NUL: the definition fails closed instead of the query.
+    with pytest.raises(SpecError) as caught:
+        from_external(document)
+    assert [(issue.code, issue.path) for issue in caught.value.issues] == [("SEG008", path)]

@@ -729,10 +729,26 @@ _NODE_READERS: dict[str, _NodeReader] = {
 }
 
 
+def _nul_issues(data: Any, path: str, reader: _Reader) -> None:
+    """NUL characters never reach an engine: SQL text literals cannot carry them (an Ibis
+    literal with one breaks the query on DuckDB), so a definition holding one is refused."""
+    if isinstance(data, str):
+        if "\x00" in data:
+            reader.issue("SEG008", path, "text values cannot contain NUL characters")
+    elif isinstance(data, Mapping):
+        for key, value in data.items():
+            _nul_issues(key, path, reader)
+            _nul_issues(value, json_pointer(path, str(key)), reader)
+    elif isinstance(data, list | tuple):
+        for index, value in enumerate(data):
+            _nul_issues(value, json_pointer(path, index), reader)
+
+
 def from_external(data: Any) -> Node:
     """The node described by ``data`` (parsed YAML/JSON); raises ``SpecError`` listing every
     problem found."""
     reader = _Reader()
+    _nul_issues(data, "", reader)
     node = reader.node(data, "")
     if reader.issues or node is None:
         raise SpecError(reader.issues)

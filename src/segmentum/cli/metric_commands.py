@@ -10,16 +10,7 @@ from segmentum.cli.output import OutputFormat, emit, emit_batches
 from segmentum.service import metrics
 
 LIFECYCLE_COLUMNS = ("customer_id", "stage", "days_since_last_purchase")
-RFM_COLUMNS = (
-    "customer_id",
-    "recency_days",
-    "frequency",
-    "monetary",
-    "r_score",
-    "f_score",
-    "m_score",
-    "rfm_group",
-)
+RFM_COLUMNS = metrics.RFM_COLUMNS
 
 
 def lifecycle(

@@ -10,7 +10,7 @@ import ibis
 import ibis.expr.datatypes as dt
 
 from segmentum.catalog.schema import Catalog
-from segmentum.catalog.settings import WorkspaceSettings
+from segmentum.catalog.settings import RfmRule, WorkspaceSettings
 from segmentum.compiler.errors import InvalidSegmentsError, SemanticIssue
 from segmentum.compiler.features import Features
 from segmentum.compiler.lower import Lowerer
@@ -104,6 +104,20 @@ def compile_lifecycle(
     )
 
 
+def _rfm_rules(settings: WorkspaceSettings, preset: str | None) -> tuple[RfmRule, ...]:
+    """The score→name table of ``preset`` (default: the workspace's); SEG108 if unknown."""
+    if preset is not None and preset not in PRESETS:
+        raise InvalidSegmentsError(
+            [SemanticIssue("SEG108", "/preset", f"unknown RFM preset {preset!r}")]
+        )
+    try:
+        return group_table(settings, preset)
+    except KeyError:
+        raise InvalidSegmentsError(
+            [SemanticIssue("SEG108", "/preset", f"unknown RFM preset {settings.rfm.preset!r}")]
+        ) from None
+
+
 def compile_rfm(
     catalog: Catalog,
     settings: WorkspaceSettings,
@@ -113,16 +127,7 @@ def compile_rfm(
 ) -> Table:
     """Scored customers only: recency_days, frequency, monetary (DECIMAL(38,2)), r/f/m scores
     and rfm_group from ``preset`` (default: the workspace's table)."""
-    if preset is not None and preset not in PRESETS:
-        raise InvalidSegmentsError(
-            [SemanticIssue("SEG108", "/preset", f"unknown RFM preset {preset!r}")]
-        )
-    try:
-        rules = group_table(settings, preset)
-    except KeyError:
-        raise InvalidSegmentsError(
-            [SemanticIssue("SEG108", "/preset", f"unknown RFM preset {settings.rfm.preset!r}")]
-        ) from None
+    rules = _rfm_rules(settings, preset)
     features = _features(catalog, settings, tables, as_of)
     group = features.rfm_group(rules)
     rel = features.build()
@@ -150,16 +155,7 @@ def compile_customer_metrics(
     aggregate of orders): customer_id, recency_days, frequency, monetary, r/f/m scores,
     rfm_group, stage, days_since_last_purchase. The RFM columns are NULL for customers
     without orders (``compile_rfm``'s rows are the others)."""
-    if preset is not None and preset not in PRESETS:
-        raise InvalidSegmentsError(
-            [SemanticIssue("SEG108", "/preset", f"unknown RFM preset {preset!r}")]
-        )
-    try:
-        rules = group_table(settings, preset)
-    except KeyError:
-        raise InvalidSegmentsError(
-            [SemanticIssue("SEG108", "/preset", f"unknown RFM preset {settings.rfm.preset!r}")]
-        ) from None
+    rules = _rfm_rules(settings, preset)
     features = _features(catalog, settings, tables, as_of)
     stage = features.metric("lifecycle")
     group = features.rfm_group(rules)

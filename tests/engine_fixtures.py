@@ -6,9 +6,12 @@ Register with ``pytest_plugins = ["tests.engine_fixtures"]`` (or ``-p tests.engi
   ``postgres`` OS user when running as root, trust auth on 127.0.0.1, a free port, C locale,
   UTF8) and stops it when the session ends.
 - ``spark_url`` (session): starts the process JVM once (``pyspark://local[2]``).
+- ``spark_connect_url`` (session): starts a Spark Connect server in its own process (the
+  ``SparkConnectServer`` class that the pyspark wheel ships, ``local[2]``, a free port) and
+  gives ``pyspark://sc://127.0.0.1:<port>``: the production path to an existing cluster.
 - ``engine_factory`` (function): ``engine_factory("postgres")`` gives a clean Engine with the
-  catalog tables created: a new database per call on PostgreSQL and on Spark, ``:memory:`` on
-  DuckDB; everything is dropped afterwards.
+  catalog tables created: a new database per call on PostgreSQL and on Spark (also
+  ``"spark_connect"``), ``:memory:`` on DuckDB; everything is dropped afterwards.
 - ``any_engine`` (function, parametrized over the three engines, with their markers).
 
 A missing server or JVM skips the test, unless ``SEGMENTUM_REQUIRE_ENGINES=1`` (set in CI):
@@ -24,6 +27,7 @@ import shutil
 import socket
 import subprocess
 import tempfile
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -37,6 +41,8 @@ from segmentum.engine.connection import Engine, EngineError, EngineKind, connect
 
 REQUIRE_ENV = "SEGMENTUM_REQUIRE_ENGINES"
 SPARK_URL = "pyspark://local[2]"
+SPARK_CONNECT = "spark_connect"
+SPARK_CONNECT_SERVER = "org.apache.spark.sql.connect.service.SparkConnectServer"
 PG_DATABASE = "segmentum_test"
 
 EngineFactory = Callable[..., Engine]
@@ -199,6 +205,62 @@ def spark_url() -> Iterator[str]:
     stop_spark()
 
 
+def _wait_for_port(port: int, server: subprocess.Popen[bytes], seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            return False
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                return True
+        time.sleep(0.5)
+    return False
+
+
+@pytest.fixture(scope="session")
+def spark_connect_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A Spark Connect server of our own, reached only over gRPC like a remote cluster."""
+    if not (shutil.which("java") or os.environ.get("JAVA_HOME")):
+        unavailable("no Java runtime for Spark (apt-get install default-jre-headless)")
+    import pyspark
+
+    home = Path(pyspark.__file__).parent
+    port = _free_port()
+    folder = tmp_path_factory.mktemp("spark_connect")
+    log = (folder / "server.log").open("wb")
+    command = [
+        str(home / "bin" / "spark-submit"),
+        "--class",
+        SPARK_CONNECT_SERVER,
+        "--master",
+        "local[2]",
+        "--driver-memory",
+        "1g",
+        "--conf",
+        f"spark.connect.grpc.binding.port={port}",
+        "--conf",
+        f"spark.sql.warehouse.dir={folder / 'warehouse'}",
+        "--conf",
+        f"spark.driver.extraJavaOptions=-Dderby.system.home={folder / 'derby'}",
+        "--conf",
+        "spark.ui.enabled=false",
+    ]
+    environment = {**os.environ, "SPARK_HOME": str(home), "SPARK_LOCAL_IP": "127.0.0.1"}
+    server = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=environment)
+    try:
+        if not _wait_for_port(port, server, seconds=180):
+            tail = (folder / "server.log").read_text(errors="replace")[-2000:]
+            unavailable(f"the Spark Connect server did not start: {tail}")
+        yield f"pyspark://sc://127.0.0.1:{port}"
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+        log.close()
+
+
 # --- Clean engines ----------------------------------------------------------------------------
 
 
@@ -212,8 +274,13 @@ def fresh_engine(
     """A clean engine of ``kind`` with the catalog tables, and the function that drops it.
 
     Usable from fixtures of any scope (the server fixtures are session-scoped)."""
-    kind = EngineKind(kind)
     cleanup: Callable[[], None]
+    if kind == SPARK_CONNECT:
+        kind = EngineKind.PYSPARK
+        url = request.getfixturevalue("spark_connect_url")
+    else:
+        kind = EngineKind(kind)
+        url = request.getfixturevalue("spark_url") if kind is EngineKind.PYSPARK else ""
     if kind is EngineKind.DUCKDB:
         engine = connect(":memory:")
         cleanup = engine.close
@@ -230,7 +297,6 @@ def fresh_engine(
                 con.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
     else:
-        url = request.getfixturevalue("spark_url")
         name = _fresh_name()
         engine = connect(f"{url}?database={name}")
 

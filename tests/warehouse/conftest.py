@@ -16,7 +16,7 @@ from segmentum.engine.mapped import native_catalog
 from tests.corpus.conftest import ENGINE_PARAMS
 from tests.corpus.engines import EngineWorkspace, open_workspace
 from tests.corpus.shop import CATALOG, DATA
-from tests.engine_fixtures import fresh_engine
+from tests.engine_fixtures import SPARK_CONNECT, fresh_engine
 from tests.warehouse.business import create_sources
 
 
@@ -33,7 +33,15 @@ class MappedShop:
         return {**self.native.tables, **mapped_tables(self.engine, CATALOG, self.settings)}
 
 
-@pytest.fixture(scope="module", params=ENGINE_PARAMS)
+#: The corpus engines, plus Spark through Spark Connect: the way a production cluster is
+#: reached (gRPC only, no JVM in our process), the same definitions and expected members.
+WAREHOUSE_ENGINES = [
+    *ENGINE_PARAMS,
+    pytest.param(SPARK_CONNECT, id=SPARK_CONNECT, marks=pytest.mark.spark),
+]
+
+
+@pytest.fixture(scope="module", params=WAREHOUSE_ENGINES)
 def mapped_shop(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[MappedShop]:
@@ -47,7 +55,7 @@ def mapped_shop(
     workspace = open_workspace(request.param, engine, native)
     workspace.load({name: rows for name, rows in DATA.items() if name in workspace.table_names})
     yield MappedShop(request.param, engine, settings, workspace)
-    if request.param == "pyspark":
+    if request.param in ("pyspark", SPARK_CONNECT):
         for database in (f"crm{suffix}",):
             engine.raw_sql(f"DROP DATABASE IF EXISTS {database} CASCADE")
     cleanup()

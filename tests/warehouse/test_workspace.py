@@ -11,13 +11,17 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from segmentum.engine.connection import connect
+from segmentum.service.browse import customer_subscriptions, search_customers, sendable_per_channel
+from segmentum.service.consent import export_customer, forget_customer
+from segmentum.service.customers import show_customer
 from segmentum.service.errors import ServiceError
 from segmentum.service.membership import refresh_segments
 from segmentum.service.metrics import lifecycle_counts
@@ -34,8 +38,8 @@ from segmentum.store.database import open_store
 from segmentum.store.migrations import migrate
 from segmentum.store.workspace_settings import save_settings
 from tests.corpus.engines import open_workspace
-from tests.corpus.shop import DATA, D
-from tests.warehouse.business import MAPPED, create_sources
+from tests.corpus.shop import DATA, SETTINGS, D
+from tests.warehouse.business import MAPPED, create_sources, order_number
 from tests.warehouse.test_check import EXPECTED_BROKEN, broken
 
 
@@ -142,3 +146,61 @@ def test_workspace_check_cli(mapped_workspace: Workspace) -> None:
     ok = _cli(path, "workspace", "check", "--format", "json")
     assert ok.returncode == 0, ok.stderr
     assert json.loads(ok.stdout)["ok"] is True
+
+
+@pytest.fixture
+def native_workspace(tmp_path: Path) -> Iterator[Workspace]:
+    """The same shop loaded into Segmentum's own tables: what a mapped workspace must equal."""
+    path = tmp_path / "native.duckdb"
+    engine = connect(str(path))
+    store = open_store(None, engine)
+    migrate(store)
+    save_settings(store, SETTINGS)
+    engine.close()
+    ws = Workspace.open(str(path))
+    open_workspace("duckdb", ws.engine, ws.catalog).load(DATA)
+    yield ws
+    ws.close()
+
+
+#: Reads whose answer does not involve order ids (the business numbers its orders: 103, not
+#: o0103) nor manual lists (the mapped fixture loads none).
+PROFILE_READS: list[tuple[str, Callable[[Workspace], Any]]] = [
+    ("profile_without_orders", lambda ws: show_customer(ws, "c27")),
+    ("search", lambda ws: search_customers(ws, "c0", limit=50)),
+    ("subscriptions", lambda ws: customer_subscriptions(ws, channel="sms")),
+    ("sendable", sendable_per_channel),
+]
+
+
+@pytest.mark.parametrize(("name", "read"), PROFILE_READS, ids=[n for n, _ in PROFILE_READS])
+def test_customer_reads_equal_the_native_workspace(
+    mapped_workspace: Workspace,
+    native_workspace: Workspace,
+    name: str,
+    read: Callable[[Workspace], Any],
+) -> None:
+    """Profiles, search, consent and export read the mapping, not a missing own table."""
+    assert read(mapped_workspace) == read(native_workspace), name
+
+
+def test_forget_names_the_warehouse_tables_it_cannot_erase(mapped_workspace: Workspace) -> None:
+    ws = mapped_workspace
+    result = forget_customer(ws, "c01")
+    assert result["erase_in_warehouse"] == ["customers", "subscriptions", "orders"]
+    events = ws.engine.table("events")
+    assert events.filter(events.customer_id == "c01").count().to_pyarrow().as_py() == 0
+    assert show_customer(ws, "c01")["profile"]["customer_id"] == "c01"  # the business's row
+
+
+def test_profile_and_export_read_the_mapped_orders(mapped_workspace: Workspace) -> None:
+    ws = mapped_workspace
+    expected = sorted(
+        str(order_number(row["order_id"])) for row in DATA["orders"] if row["customer_id"] == "c01"
+    )
+    profile = show_customer(ws, "c01", limit=1000)
+    timeline_orders = sorted(e["order_id"] for e in profile["timeline"] if e["kind"] == "order")
+    assert timeline_orders == expected
+    exported = export_customer(ws, "c01")["data"]
+    assert sorted(row["order_id"] for row in exported["orders"]) == expected
+    assert [row["customer_id"] for row in exported["customers"]] == ["c01"]

@@ -25,6 +25,11 @@ def forget(
         typer.confirm(f"erase customer {customer_id} for good?", abort=True)
     result = forget_customer(workspace(ctx), customer_id)
     err_console.print(f"erased {customer_id}; kept records now carry {result['token']}")
+    if result["erase_in_warehouse"]:
+        tables = ", ".join(result["erase_in_warehouse"])
+        err_console.print(
+            f"[yellow]{tables} are your warehouse's tables (mapped): erase {customer_id} there"
+        )
 
 
 def export(

@@ -92,15 +92,20 @@ def shuffle_partitions() -> int:
     return int(text)
 
 
-def session_settings() -> dict[str, str]:
-    """SQL settings every Segmentum session gets (runtime settings, per session)."""
-    return {
+def session_settings(remote: bool = False) -> dict[str, str]:
+    """SQL settings every Segmentum session gets (runtime settings, per session).
+
+    The ``arrow.pyspark`` switches belong to the classic client's DataFrame conversion; a
+    Spark Connect client always exchanges Arrow and its server refuses them with a warning."""
+    settings = {
         "spark.sql.session.timeZone": "UTC",
         "spark.sql.shuffle.partitions": str(shuffle_partitions()),
-        "spark.sql.execution.arrow.pyspark.enabled": "true",
-        "spark.sql.execution.arrow.pyspark.fallback.enabled": "false",
         "spark.sql.ansi.enabled": "true",
     }
+    if not remote:
+        settings["spark.sql.execution.arrow.pyspark.enabled"] = "true"
+        settings["spark.sql.execution.arrow.pyspark.fallback.enabled"] = "false"
+    return settings
 
 
 class _Jvm:
@@ -196,7 +201,7 @@ def connect_spark(url: str) -> Engine:
     """Open a Spark engine; the first call in a process starts the JVM (5-10 s)."""
     target = parse_spark_url(url)
     session = _session(target)
-    for key, value in session_settings().items():
+    for key, value in session_settings(remote=target.remote is not None).items():
         session.conf.set(key, value)
     backend = ibis.pyspark.connect(session)  # also makes ibis.to_sql(dialect="pyspark") work
     ibis.options.pyspark.treat_nan_as_null = True  # exists once the backend module is loaded

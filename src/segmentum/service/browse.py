@@ -67,7 +67,7 @@ def search_customers(
 ) -> tuple[list[dict[str, Any]], int]:
     """Customers whose id, name, e-mail or phone contains ``query`` (case-insensitive)."""
     limit, offset = _page(limit, offset)
-    customers = ws.engine.table("customers")
+    customers = ws.table("customers")
     expr = customers
     if query:
         needle = ibis.literal(query.replace("\x00", "").strip().lower()[:200])
@@ -94,7 +94,7 @@ def customer_subscriptions(
 ) -> tuple[list[dict[str, Any]], int]:
     """Consent rows (customer, channel, status, changed_at, source), filtered."""
     limit, offset = _page(limit, offset)
-    table = ws.engine.table("subscriptions")
+    table = ws.table("subscriptions")
     expr = table
     for column, value in (("customer_id", customer_id), ("channel", channel), ("status", status)):
         if value is not None:
@@ -110,7 +110,7 @@ def customer_subscriptions(
 
 def sendable_per_channel(ws: Workspace) -> dict[str, int]:
     """Customers opted in, per channel."""
-    subscriptions = ws.engine.table("subscriptions")
+    subscriptions = ws.table("subscriptions")
     opted_in = subscriptions.filter(subscriptions.status == ibis.literal(SENDABLE_STATUS))
     counted = opted_in.group_by("channel").aggregate(n=opted_in.count()).to_pyarrow().to_pylist()
     found = {row["channel"]: int(row["n"]) for row in counted}
@@ -240,7 +240,7 @@ def parse_definition(data: Any) -> Campaign:
 
 def customer_segments(ws: Workspace, customer_id: str) -> list[dict[str, Any]]:
     """The segments the customer was in at the last membership refresh, with the sentence."""
-    customers = ws.engine.table("customers")
+    customers = ws.table("customers")
     found = customers.filter(customers.customer_id == ibis.literal(customer_id)).count()
     if int(found.to_pyarrow().as_py()) == 0:
         raise ServiceError(f"no customer {customer_id!r}")

@@ -55,7 +55,7 @@ def is_stop(text: str) -> bool:
 
 def subscriptions_arrow(ws: Workspace, channel: str) -> pa.Table:
     """Every consent row for ``channel`` (the gate takes the newest per customer)."""
-    subscriptions = ws.engine.table("subscriptions")
+    subscriptions = ws.table("subscriptions")
     expr = subscriptions.filter(subscriptions.channel == ibis.literal(channel)).select(
         "customer_id", "channel", "status", "changed_at"
     )
@@ -92,7 +92,7 @@ def _set_status(
 def _customers_with(ws: Workspace, column: str, value: str) -> list[str]:
     """Customers whose ``column`` holds ``value``; e-mail addresses compare case-insensitively
     (as the suppression list's hash does)."""
-    customers = ws.engine.table("customers")
+    customers = ws.table("customers")
     if column == "email":
         match = customers[column].strip().lower() == ibis.literal(value.strip().lower())
     else:
@@ -145,7 +145,7 @@ def unsubscribe_customer(
     if channel not in ("sms", "email", "web_push"):
         raise ServiceError(f"unknown channel {channel!r}")
     at = at or now_utc()
-    customers = ws.engine.table("customers")
+    customers = ws.table("customers")
     found = customers.filter(customers.customer_id == ibis.literal(customer_id)).limit(1)
     rows = found.to_pyarrow().to_pylist()
     if not rows:
@@ -173,12 +173,12 @@ def export_customer(ws: Workspace, customer_id: str) -> dict[str, Any]:
     key = ibis.literal(customer_id)
     tables: dict[str, Any] = {}
     for name in ("customers", "subscriptions", "orders", "returns", "events"):
-        table = ws.engine.table(name)
+        table = ws.table(name)
         tables[name] = _rows(table.filter(table.customer_id == key))
     if not tables["customers"]:
         raise ServiceError(f"no customer {customer_id!r}")
     order_ids = [row["order_id"] for row in tables["orders"]]
-    items = ws.engine.table("order_items")
+    items = ws.table("order_items")
     tables["order_items"] = (
         _rows(items.filter(items.order_id.isin([ibis.literal(o) for o in order_ids])))
         if order_ids
@@ -216,7 +216,7 @@ def forget_customer(ws: Workspace, customer_id: str, at: datetime | None = None)
     at = at or now_utc()
     if ws.engine.kind is EngineKind.PYSPARK:
         raise ServiceError("erasure needs a DuckDB or PostgreSQL data engine")
-    customers = ws.engine.table("customers")
+    customers = ws.table("customers")
     found = _rows(customers.filter(customers.customer_id == ibis.literal(customer_id)).limit(1))
     if not found:
         raise ServiceError(f"no customer {customer_id!r}")
@@ -227,11 +227,15 @@ def forget_customer(ws: Workspace, customer_id: str, at: datetime | None = None)
             campaign_store.suppress(ws.store, channel, address_hash(str(value)), "erased", at)
     token = f"erased-{secrets.token_hex(12)}"
     mark = "?" if ws.engine.kind is EngineKind.DUCKDB else "%s"
-    counts: dict[str, int] = {}
+    # Mapped tables (warehouse mode) belong to the business: Segmentum never writes to them,
+    # so the answer names them and the erasure there is the warehouse owner's job.
+    mapped = ws.settings.table_mappings
     for table in ("customers", "subscriptions", "events"):
-        ws.engine.raw_sql(f"DELETE FROM {table} WHERE customer_id = {mark}", (customer_id,))
-        counts[table] = 1
+        if table not in mapped:
+            ws.engine.raw_sql(f"DELETE FROM {table} WHERE customer_id = {mark}", (customer_id,))
     for table in ("orders", "returns"):
+        if table in mapped:
+            continue
         ws.engine.raw_sql(
             f"UPDATE {table} SET customer_id = {mark} WHERE customer_id = {mark}",
             (token, customer_id),
@@ -248,4 +252,10 @@ def forget_customer(ws: Workspace, customer_id: str, at: datetime | None = None)
                           (token, customer_id))  # fmt: skip
         store.execute("DELETE FROM manual_list_members WHERE customer_id = ?", (customer_id,))
         store.execute("INSERT INTO erasures VALUES (?, ?)", (token, naive(at)))
-    return {"customer_id": customer_id, "token": token, "erased_at": at}
+    left = [t for t in ("customers", "subscriptions", "events", "orders", "returns") if t in mapped]
+    return {
+        "customer_id": customer_id,
+        "token": token,
+        "erased_at": at,
+        "erase_in_warehouse": left,
+    }

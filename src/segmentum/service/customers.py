@@ -54,11 +54,11 @@ def show_customer(
     order_rows = _rows(
         orders.filter(orders.customer_id == key).order_by([ibis.desc("ordered_at"), "order_id"])
     )
-    returns = ws.engine.table("returns")
+    returns = ws.table("returns")
     return_rows = _rows(returns.filter(returns.customer_id == key))
-    events = ws.engine.table("events")
+    events = ws.table("events")
     event_rows = _rows(events.filter(events.customer_id == key))
-    subscriptions = ws.engine.table("subscriptions")
+    subscriptions = ws.table("subscriptions")
     subscription_rows = _rows(
         subscriptions.filter(subscriptions.customer_id == key)
         .select("channel", "status", "changed_at", "source")
@@ -67,8 +67,8 @@ def show_customer(
 
     items_by_order: dict[str, list[dict[str, Any]]] = {}
     if order_rows:
-        items = ws.engine.table("order_items")
-        products = ws.engine.table("products")
+        items = ws.table("order_items")
+        products = ws.table("products")
         order_ids = [ibis.literal(row["order_id"]) for row in order_rows]
         joined = (
             items.filter(items.order_id.isin(order_ids))
@@ -139,7 +139,7 @@ def table_stats(ws: Workspace) -> list[dict[str, Any]]:
     """Per catalog table: row count and the range of its time column (None if timeless)."""
     rows: list[dict[str, Any]] = []
     for table in ws.catalog.tables.values():
-        expr = ws.engine.table(table.name)
+        expr = ws.table(table.name)
         if table.time_column is None:
             count = int(expr.count().to_pyarrow().as_py())
             rows.append(

@@ -112,7 +112,7 @@ def _rfm_grid(ws: Workspace) -> list[dict[str, Any]]:
 
 
 def _base(ws: Workspace) -> dict[str, Any]:
-    customers = ws.engine.table("customers")
+    customers = ws.table("customers")
     return {
         "customers": int(customers.count().to_pyarrow().as_py()),
         "sendable": browse.sendable_per_channel(ws),

@@ -103,7 +103,7 @@ def _scalar(expr: Any) -> Any:
 
 
 def _row_count(ws: Workspace, table: str) -> int:
-    return int(_scalar(ws.engine.table(table).count()))
+    return int(_scalar(ws.table(table).count()))
 
 
 def load_demo(
@@ -149,9 +149,9 @@ def load_demo(
 
 def describe_base(ws: Workspace) -> BaseSummary:
     """Customers, buyers, orders, revenue, date range, countries and subscribers per channel."""
-    customers = ws.engine.table("customers")
-    orders = ws.engine.table("orders")
-    subscriptions = ws.engine.table("subscriptions")
+    customers = ws.table("customers")
+    orders = ws.table("orders")
+    subscriptions = ws.table("subscriptions")
     purchases = orders.filter(
         orders.status.isnull() | (orders.status != ibis.literal(CANCELLED_STATUS))
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -76,12 +77,7 @@ class Workspace:
             name: self.engine.table(name) for name in self.catalog.tables if name not in mappings
         }
         if mappings:
-            try:
-                tables.update(mapped_tables(self.engine, self.catalog, self.settings))
-            except MappingError as error:
-                raise ServiceError(
-                    f"{error} (run `segmentum workspace check`; nothing was evaluated)"
-                ) from error
+            tables.update(self._mapped())
         if self.engine.has_table(PREDICTIONS_TABLE):  # written by `segmentum clv`
             tables[PREDICTIONS_TABLE] = self.engine.table(PREDICTIONS_TABLE)
         if self.store_shares_engine:
@@ -93,10 +89,19 @@ class Workspace:
         return tables
 
     def table(self, name: str) -> ibis.Table:
-        """One catalog table as the compiler sees it (mapped tables included)."""
+        """One catalog table as the compiler sees it (mapped tables included): every read of
+        customer data goes through here, so warehouse mode works for every use case."""
         if name in self.settings.table_mappings:
-            return self.tables()[name]
+            return self._mapped()[name]
         return self.engine.table(name)
+
+    def _mapped(self) -> Mapping[str, ibis.Table]:
+        try:
+            return mapped_tables(self.engine, self.catalog, self.settings)
+        except MappingError as error:
+            raise ServiceError(
+                f"{error} (run `segmentum workspace check`; nothing was evaluated)"
+            ) from error
 
     def close(self) -> None:
         if not self.store_shares_engine:

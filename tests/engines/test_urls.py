@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
-from segmentum.engine.connection import EngineError, connect, redact_url
+from segmentum.engine.connection import DUCKDB_MEMORY_ENV, EngineError, connect, redact_url
 from segmentum.engine.spark import SparkTarget, parse_spark_url
 
 
@@ -92,3 +94,27 @@ def test_bad_postgres_urls(url: str, message: str) -> None:
 )
 def test_redact_url(url: str, shown: str) -> None:
     assert redact_url(url) == shown
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [("512MB", "488.2 MiB"), ("2GiB", "2.0 GiB"), (" 1gb ", "953.6 MiB")],
+)
+def test_duckdb_memory_limit_from_environment(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, value: str, shown: str
+) -> None:
+    monkeypatch.setenv(DUCKDB_MEMORY_ENV, value)
+    for where in (":memory:", str(tmp_path / "shop.duckdb")):
+        engine = connect(where)
+        try:
+            setting = engine.backend.con.execute("SELECT current_setting('memory_limit')")
+            assert setting.fetchone() == (shown,)
+        finally:
+            engine.close()
+
+
+@pytest.mark.parametrize("value", ["lots", "8 GB; DROP TABLE customers", "50%", "-1GB"])
+def test_bad_duckdb_memory_limit_is_refused(monkeypatch: pytest.MonkeyPatch, value: str) -> None:
+    monkeypatch.setenv(DUCKDB_MEMORY_ENV, value)
+    with pytest.raises(EngineError, match="expected a size such as 8GB or 512MB"):
+        connect(":memory:")

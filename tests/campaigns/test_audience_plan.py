@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
 
 import pyarrow as pa
 
-from segmentum.campaigns.audience import plan
+from segmentum.campaigns.audience import Pricing, plan
 from segmentum.campaigns.model import Campaign
 from segmentum.campaigns.policy import Policy
+from segmentum.catalog.settings import SmsPricing
 from segmentum.compiler.bucket import bucket_python
 from segmentum.service import campaigns as service
 from segmentum.service.workspace import Workspace
@@ -91,6 +94,56 @@ def test_variant_split_holdout_and_generic_follow_the_bucket_rule() -> None:
             expected_body = "B" if variant == "b" else f"A N{int(cid[1:])}"
         assert row["body"] == expected_body
         assert row["status"] == ("skipped" if held else "queued")
+
+
+def _budget_outcome(budget: dict[str, Any]) -> list[tuple[Any, ...]]:
+    audience = _audience(["vip"] * 6, ["en"] * 6)
+    audience = audience.set_column(  # 200 characters: two SMS parts
+        audience.schema.get_field_index("first_name"), "first_name",
+        pa.array(["a", "b" * 200, "c", "d", "e" * 200, "f"], pa.string()),
+    )  # fmt: skip
+    audience = audience.set_column(
+        audience.schema.get_field_index("country"), "country",
+        pa.array(["CZ", "sk", "CZ", "SK", "CZ", "CZ"], pa.string()),
+    )  # fmt: skip
+    campaign = Campaign.model_validate({
+        "name": "budget", "channel": "sms", "budget": budget,
+        "segments": [{"segment": "vip", "template": {"body": "{{ first_name }}"}}],
+    })  # fmt: skip
+    pricing = Pricing(SmsPricing(price_per_segment=Decimal("0.5")),
+                      {"SK": SmsPricing(price_per_segment=Decimal("1.25"))})  # fmt: skip
+    result = plan(campaign, "budget", 1, audience, _consent(6), None, None, Policy(), NOW,
+                  pricing=pricing)  # fmt: skip
+    summary = [(r["queued"], r["budget"], r["sms_segments"], r["cost"]) for r in result.summary]
+    rows = [(r["customer_id"], r["status"], r["reason"], r["sms_segments"], r["cost"])
+            for r in result.ledger.to_pylist()]  # fmt: skip
+    return [*rows, *summary]
+
+
+def test_budget_in_sms_parts_is_a_running_sum_in_priority_order() -> None:
+    # running parts 1, 3, 4, 5, 7, 8: past 5 from the fifth message on
+    assert _budget_outcome({"max_sms_segments": 5}) == [
+        ("C0000", "queued", None, 1, Decimal("0.500000")),
+        ("C0001", "queued", None, 2, Decimal("2.500000")),  # "sk": the SK price
+        ("C0002", "queued", None, 1, Decimal("0.500000")),
+        ("C0003", "queued", None, 1, Decimal("1.250000")),
+        ("C0004", "skipped", "budget", None, None),
+        ("C0005", "skipped", "budget", None, None),
+        (4, 2, 5, Decimal("4.750000")),
+    ]
+
+
+def test_budget_in_cost_is_exact_at_the_limit() -> None:
+    # running cost 0.50, 3.00, 3.50 (= the limit: still in), 4.75, 5.75, 6.25
+    assert _budget_outcome({"max_cost": "3.5"}) == [
+        ("C0000", "queued", None, 1, Decimal("0.500000")),
+        ("C0001", "queued", None, 2, Decimal("2.500000")),
+        ("C0002", "queued", None, 1, Decimal("0.500000")),
+        ("C0003", "skipped", "budget", None, None),
+        ("C0004", "skipped", "budget", None, None),
+        ("C0005", "skipped", "budget", None, None),
+        (3, 3, 4, Decimal("3.500000")),
+    ]
 
 
 def test_language_fallback_exact_then_primary_then_default() -> None:

@@ -2,8 +2,10 @@
 
 The audience arrives as Arrow from the data engine, already resolved to one row per customer
 (the first matching included segment, excluded segments removed). Assignment (variant split,
-generic share), the gate and the budget run set-based in an in-process DuckDB; rendering and
-SMS counting are the only per-value steps.
+generic share) and the gate run set-based in an in-process DuckDB and fix the rows' order
+(priority, customer); everything after keeps that order and works column-wise by position
+(decisions and rendered texts are spread back with ``take``, the budget is a cumulative sum).
+Rendering and SMS counting are the only per-value steps, once per distinct value.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
-from decimal import Decimal
+from decimal import ROUND_FLOOR, Decimal
 from typing import Any
 
 import duckdb
@@ -21,7 +23,7 @@ import pyarrow.compute as pc
 from segmentum.campaigns.links import LinkTracking
 from segmentum.campaigns.model import Campaign, ScheduleLocal, ScheduleRecurring
 from segmentum.campaigns.policy import Policy, gate
-from segmentum.campaigns.rendering import render_rows
+from segmentum.campaigns.rendering import distinct_key, render_rows
 from segmentum.campaigns.schedule import local_send_time, zone
 from segmentum.catalog.settings import SmsPricing
 
@@ -110,19 +112,24 @@ def _template_keys(campaign: Campaign) -> dict[str, Any]:
 
 
 def _language_keys(campaign: Campaign, assigned: pa.Table) -> pa.Array:
-    """Per row: the template's language tag chosen for the customer (exact, primary, fallback)."""
+    """Per row: the template's language tag chosen for the customer (exact, primary, fallback),
+    decided once per distinct (segment, variant, language) and spread back column-wise."""
     templates = campaign.templates()
-    segments = assigned.column("template_segment").to_pylist()
-    variants = assigned.column("template_variant").to_pylist()
-    languages = assigned.column("language").to_pylist()
-    cache: dict[tuple[str, str, str | None], str] = {}
-    out = []
-    for segment, variant, language in zip(segments, variants, languages, strict=True):
-        key = (segment, variant, language)
-        if key not in cache:
-            cache[key] = templates[(segment, variant)].for_language(language)[0]
-        out.append(cache[key])
-    return pa.array(out, pa.string())
+    columns = ["template_segment", "template_variant", "language"]
+    key = distinct_key(assigned, columns)
+    assert key is not None  # three flat string columns with few distinct values each
+    unique = pc.unique(key)
+    firsts = assigned.select(columns).take(pc.index_in(unique, value_set=key)).to_pylist()
+    tags = pa.array(
+        [
+            templates[(row["template_segment"], row["template_variant"])].for_language(
+                row["language"]
+            )[0]
+            for row in firsts
+        ],
+        pa.string(),
+    )
+    return tags.take(pc.index_in(key, value_set=unique))
 
 
 def plan(
@@ -214,10 +221,14 @@ def plan(
     )
 
     sendable = pc.is_in(decided.column("decision"), pa.array(["send", "defer"]))
-    to_render = decided.filter(sendable)
     context_columns = [
         name for name in audience.column_names if name not in _INTERNAL and not name.startswith("_")
     ]
+    # only what rendering and link tracking read: a filtered copy of every column of the
+    # audience would be the plan's largest table
+    needed = [*context_columns, "template_key", "message_key", "customer_id", "channel",
+              "segment", "variant", "template_variant"]  # fmt: skip
+    to_render = decided.select(list(dict.fromkeys(needed))).filter(sendable)
     rendered = render_rows(
         to_render,
         "template_key",
@@ -230,8 +241,8 @@ def plan(
         channel,
         links=links,
     )
-    result = _finish(campaign, campaign_id, occurrence, decided, to_render, rendered, pricing,
-                     now_naive, source)  # fmt: skip
+    result = _finish(campaign, campaign_id, occurrence, decided, rendered, pricing, now_naive,
+                     source)  # fmt: skip
     if links is None:
         return result
     tracked = to_render
@@ -242,16 +253,13 @@ def plan(
 
 
 def _join_decisions(assigned: pa.Table, decisions: pa.Table) -> pa.Table:
-    con = duckdb.connect()
-    try:
-        con.register("a", assigned)
-        con.register("d", decisions)
-        return con.execute(
-            "SELECT a.*, d.decision, d.reason, d.eligible, d.held_out, d.send_at "
-            "FROM a JOIN d USING (message_key) ORDER BY a.priority, a.customer_id"
-        ).fetch_arrow_table()
-    finally:
-        con.close()
+    """``assigned`` (in priority, customer order) with each row's decision columns: a hash
+    lookup of the message key, keeping that order (no join and re-sort of the wide rows)."""
+    where = pc.index_in(assigned.column("message_key"), value_set=decisions.column("message_key"))
+    picked = decisions.select(["decision", "reason", "eligible", "held_out", "send_at"]).take(where)
+    for name in picked.column_names:
+        assigned = assigned.append_column(name, picked.column(name))
+    return assigned
 
 
 def _finish(
@@ -259,7 +267,6 @@ def _finish(
     campaign_id: str,
     occurrence: int,
     decided: pa.Table,
-    to_render: pa.Table,
     rendered: pa.Table,
     pricing: Pricing,
     now: datetime,
@@ -280,14 +287,31 @@ def _finish(
             ),
         }
     )
-    rendered_full = pa.table(
+    # the rendered rows are the sendable rows of ``decided``, in order: spread them back by
+    # position (null for the others) instead of joining the wide rows on the message key
+    sendable = pc.is_in(decided.column("decision"), pa.array(["send", "defer"]))
+    running = pc.cumulative_sum(sendable.cast(pa.int64()))
+    position = pc.if_else(sendable, pc.subtract(running, 1), pa.scalar(None, pa.int64()))
+    spread = {
+        "subject": rendered.column("subject"),
+        "body": rendered.column("body"),
+        "html": rendered.column("html"),
+        "render_error": rendered.column("render_error"),
+        "sms_segments": segments.cast(pa.int64()),
+    }
+    priced = decided
+    for name, column in spread.items():
+        priced = priced.append_column(name, pc.take(column, position))
+    country_prices = pc.take(
+        prices.column("price"),
+        pc.index_in(pc.utf8_upper(decided.column("country")), value_set=prices.column("country")),
+    )
+    narrow = pa.table(
         {
-            "message_key": to_render.column("message_key"),
-            "subject": rendered.column("subject"),
-            "body": rendered.column("body"),
-            "html": rendered.column("html"),
-            "render_error": rendered.column("render_error"),
-            "sms_segments": segments.cast(pa.int64()),
+            "channel": priced.column("channel"),
+            "counted": pc.and_(sendable, pc.is_null(priced.column("render_error"))),
+            "sms_segments": priced.column("sms_segments"),
+            "price": country_prices,
         }
     )
     budget = campaign.budget
@@ -295,34 +319,25 @@ def _finish(
     max_cost = budget.max_cost if budget else None
     con = duckdb.connect()
     try:
-        con.register("decided", decided)
-        con.register("rendered", rendered_full)
-        con.register("prices", prices)
+        # the queries below are projections of one registered table: with insertion order
+        # preserved (DuckDB's default, stated here because the budget relies on it) their
+        # rows come back in the rows' order, so nothing is sorted
+        con.execute("SET preserve_insertion_order = true")
+        con.register("narrow", narrow)
         default_price = Decimal(pricing.default.price_per_segment)
-        con.execute(
-            """
-            CREATE TEMP TABLE priced AS
-            SELECT d.*, r.subject, r.body, r.html, r.render_error, r.sms_segments,
-                CASE WHEN d.channel = 'sms' THEN CAST(r.sms_segments * coalesce(p.price, ?)
-                    AS DECIMAL(18, 6)) END AS cost
-            FROM decided d LEFT JOIN rendered r USING (message_key)
-            LEFT JOIN prices p ON p.country = upper(d.country)
-            """,
-            [default_price],
+        cost = (
+            con.execute(
+                "SELECT CASE WHEN channel = 'sms' THEN CAST(sms_segments * coalesce(price, ?) "
+                "AS DECIMAL(18, 6)) END AS cost FROM narrow",
+                [default_price],
+            )
+            .fetch_arrow_table()
+            .column("cost")
         )
-        con.execute(
-            """
-            CREATE TEMP TABLE budgeted AS
-            SELECT *,
-                CASE WHEN decision IN ('send', 'defer') AND render_error IS NULL THEN
-                    sum(coalesce(sms_segments, 0)) OVER w END AS running_segments,
-                CASE WHEN decision IN ('send', 'defer') AND render_error IS NULL THEN
-                    sum(coalesce(cost, 0)) OVER w END AS running_cost
-            FROM priced
-            WINDOW w AS (PARTITION BY decision IN ('send', 'defer') AND render_error IS NULL
-                ORDER BY priority, customer_id ROWS UNBOUNDED PRECEDING)
-            """
-        )
+        over = _over_budget(narrow.column("counted"), narrow.column("sms_segments"), cost,
+                            max_segments, max_cost)  # fmt: skip
+        priced = priced.append_column("cost", cost).append_column("over_budget", over)
+        con.register("budgeted", priced)
         ledger = con.execute(
             """
             SELECT message_key, ? AS source, ? AS campaign_id, CAST(? AS INTEGER) AS occurrence,
@@ -339,28 +354,48 @@ def _finish(
                 generic, held_out, eligible, priority, render_error
             FROM (
                 SELECT *,
-                    CASE WHEN decision = 'skip' OR render_error IS NOT NULL
-                         OR (CAST(? AS BIGINT) IS NOT NULL AND running_segments > ?)
-                         OR (CAST(? AS DECIMAL(18, 6)) IS NOT NULL AND running_cost > ?)
+                    CASE WHEN decision = 'skip' OR render_error IS NOT NULL OR over_budget
                          THEN 'skipped' ELSE 'queued' END AS status,
                     CASE WHEN decision = 'skip' THEN reason
                          WHEN render_error IS NOT NULL THEN 'render_error'
-                         WHEN CAST(? AS BIGINT) IS NOT NULL AND running_segments > ?
-                            THEN 'budget'
-                         WHEN CAST(? AS DECIMAL(18, 6)) IS NOT NULL AND running_cost > ?
-                            THEN 'budget'
+                         WHEN over_budget THEN 'budget'
                          WHEN decision = 'defer' THEN reason END AS reason_out
                 FROM budgeted
             )
-            ORDER BY priority, customer_id
             """,
-            [source, campaign_id, occurrence, now, now,
-             max_segments, max_segments, max_cost, max_cost,
-             max_segments, max_segments, max_cost, max_cost],
+            [source, campaign_id, occurrence, now, now],
         ).fetch_arrow_table()  # fmt: skip
     finally:
         con.close()
     return _assemble(campaign_id, occurrence, ledger, now)
+
+
+def _over_budget(
+    counted: pa.Array,
+    segments: pa.Array,
+    cost: pa.ChunkedArray,
+    max_segments: int | None,
+    max_cost: Decimal | None,
+) -> pa.Array:
+    """Per row: a counted message (to send, rendered) past the budget, which is a running sum
+    in the rows' order (priority, customer) over the counted messages only. Costs are summed
+    exactly, in integer millionths (the ledger's DECIMAL(18, 6))."""
+    exceeded = []
+    if max_segments is not None:
+        used = pc.cumulative_sum(pc.if_else(counted, pc.fill_null(segments, 0), 0))
+        exceeded.append(pc.greater(used, max_segments))
+    if max_cost is not None:
+        millionths = pc.multiply(
+            pc.fill_null(cost, pa.scalar(Decimal(0), cost.type)),
+            pa.scalar(Decimal(1_000_000), pa.decimal128(7, 0)),
+        ).cast(pa.int64())
+        used = pc.cumulative_sum(pc.if_else(counted, millionths, 0))
+        # an integer sum exceeds max_cost exactly when it exceeds its floor
+        limit = int((max_cost * 1_000_000).to_integral_value(rounding=ROUND_FLOOR))
+        exceeded.append(pc.greater(used, limit))
+    if not exceeded:
+        return pc.and_(counted, pa.scalar(False))
+    return pc.and_(counted, exceeded[0] if len(exceeded) == 1 else pc.or_(*exceeded))
 
 
 SUMMARY_COLUMNS = (

@@ -1,9 +1,10 @@
 """Claiming due ledger rows in large batches without re-sorting the whole ledger each time.
 
 DuckDB (one process holds the file): a claim walks the ledger in physical order with a rowid
-cursor. ``SELECT ... WHERE rowid > cursor AND <due> ORDER BY rowid LIMIT n`` is a top-N on
-rowid that DuckDB answers from the first row groups past the cursor (late materialisation
-fetches the message columns of the claimed rows only), and marking the claim is one range
+cursor. ``SELECT rowid ... WHERE rowid > cursor AND <due> ORDER BY rowid LIMIT n`` finds the
+claim's rowid range reading only the narrow status columns; the message columns are then
+read from that range alone (``rowid BETWEEN first AND last``, which DuckDB prunes to the row
+groups holding it), and marking the claim is one range
 ``UPDATE ... WHERE rowid BETWEEN first AND last AND <due>``: inside the transaction the rows
 matching the predicate in that range are exactly the ones selected. A sweep that comes back
 short resets the cursor, so rows that became due behind it (a retry, a deferral, a new
@@ -86,24 +87,52 @@ class Claimer:
     def _claim_duckdb(self, now: datetime, stale: datetime, limit: int) -> Claim:
         connection = self.store.connection
         with self.store.transaction():
+            # Two steps: the top-N on rowid reads only the narrow status columns of the rows
+            # after the cursor (selecting the message columns there made DuckDB read every
+            # remaining row's text, O(ledger) per claim); the message columns are then read
+            # from the claimed rowid range only.
+            span = self._span(now, stale, limit)
+            if span is None:
+                return Claim(pa.table({}))
+            first, last = span
             claimed = fetch_arrow(
                 connection.execute(
-                    f"SELECT rowid AS _rowid, {', '.join(CLAIMED_COLUMNS)} FROM send_ledger "
-                    f"WHERE rowid > ? AND {_DUE} ORDER BY rowid LIMIT ?",
-                    [self._cursor, now, stale, limit],
+                    f"SELECT {', '.join(CLAIMED_COLUMNS)} FROM send_ledger "
+                    f"WHERE rowid BETWEEN ? AND ? AND {_DUE} ORDER BY rowid",
+                    [first, last, now, stale],
                 )
             )
-            if claimed.num_rows == 0:
-                return Claim(claimed)
-            rowids = claimed.column("_rowid")
-            first, last = int(rowids[0].as_py()), int(rowids[-1].as_py())
             connection.execute(
                 "UPDATE send_ledger SET status = 'sending', claimed_by = ?, claimed_at = ? "
                 f"WHERE rowid BETWEEN ? AND ? AND {_DUE}",
                 [self.worker_id, now, first, last, now, stale],
             )
         self._cursor = last
-        return Claim(claimed.drop_columns(["_rowid"]), first, last)
+        return Claim(claimed, first, last)
+
+    def _span(self, now: datetime, stale: datetime, limit: int) -> tuple[int, int] | None:
+        """The rowids of the first and the last of the next ``limit`` due rows after the
+        cursor. The search looks in a window past the cursor first (due rows are mostly
+        contiguous: one occurrence is inserted at once), widening it until ``limit`` rows are
+        found or it covers the rest of the ledger, so a claim reads O(batch) rows."""
+        connection = self.store.connection
+        window = 2 * limit
+        end: int | None = None
+        while True:
+            upper = self._cursor + window
+            first, last, found = connection.execute(
+                "SELECT min(r), max(r), count(*) FROM (SELECT rowid AS r FROM send_ledger "
+                f"WHERE rowid > ? AND rowid <= ? AND {_DUE} ORDER BY rowid LIMIT ?)",
+                [self._cursor, upper, now, stale, limit],
+            ).fetchone()
+            if found < limit:
+                if end is None:
+                    last_row = "SELECT coalesce(max(rowid), -1) FROM send_ledger"
+                    end = int(connection.execute(last_row).fetchone()[0])
+                if upper < end:
+                    window *= 8
+                    continue
+            return None if first is None else (int(first), int(last))
 
 
 def record_answers(store: AppStore, results: pa.Table, claim: Claim) -> None:

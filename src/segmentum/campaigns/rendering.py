@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -155,25 +156,40 @@ def track_links(rendered: pa.Table, data: pa.Table, tracking: LinkTracking) -> p
     """Rewrite the links of rendered messages (``data`` gives each row's ``message_key``,
     ``segment`` and ``template_variant`` or ``variant``); adds the ``links`` column.
 
-    Per value, like rendering itself; rows without "http" in body or html are not touched."""
+    Per value, like rendering itself, but only for the rows whose body or html contains
+    "http" (found column-wise): the others are not touched and get no links."""
     variant_column = "template_variant" if "template_variant" in data.column_names else "variant"
-    bodies = rendered.column("body").to_pylist()
-    htmls = rendered.column("html").to_pylist()
-    keys = data.column("message_key").to_pylist()
-    segments = data.column("segment").to_pylist()
-    variants = data.column(variant_column).to_pylist()
-    found: list[list[dict[str, str]]] = []
-    for index, (body, html) in enumerate(zip(bodies, htmls, strict=True)):
-        if not ((body and "http" in body) or (html and "http" in html)):
-            found.append([])
-            continue
-        texts, tracked = tracking.rewrite(
-            keys[index], segments[index], variants[index], {"body": body, "html": html}
-        )
-        bodies[index], htmls[index] = texts["body"], texts["html"]
-        found.append([vars(link) for link in tracked])
-    out = rendered.set_column(
-        rendered.schema.get_field_index("body"), "body", pa.array(bodies, pa.string())
+    body = rendered.column("body").combine_chunks()
+    html = rendered.column("html").combine_chunks()
+    linked = pc.fill_null(
+        pc.or_kleene(pc.match_substring(body, "http"), pc.match_substring(html, "http")), False
     )
-    out = out.set_column(out.schema.get_field_index("html"), "html", pa.array(htmls, pa.string()))
+    where = pc.indices_nonzero(linked)
+    if len(where) == 0:
+        offsets = pa.array(np.zeros(rendered.num_rows + 1, np.int32))
+        none = pa.ListArray.from_arrays(offsets, pa.array([], LINKS_TYPE.value_type))
+        return rendered.append_column("links", none)
+    bodies = body.take(where).to_pylist()
+    htmls = html.take(where).to_pylist()
+    keys = data.column("message_key").take(where).to_pylist()
+    segments = data.column("segment").take(where).to_pylist()
+    variants = data.column(variant_column).take(where).to_pylist()
+    found: list[list[dict[str, str]]] = [[] for _ in range(rendered.num_rows)]
+    for index, row in enumerate(where.to_pylist()):
+        texts, tracked = tracking.rewrite(
+            keys[index], segments[index], variants[index],
+            {"body": bodies[index], "html": htmls[index]},
+        )  # fmt: skip
+        bodies[index], htmls[index] = texts["body"], texts["html"]
+        found[row] = [vars(link) for link in tracked]
+    out = rendered.set_column(
+        rendered.schema.get_field_index("body"),
+        "body",
+        pc.replace_with_mask(body, linked, pa.array(bodies, pa.string())),
+    )
+    out = out.set_column(
+        out.schema.get_field_index("html"),
+        "html",
+        pc.replace_with_mask(html, linked, pa.array(htmls, pa.string())),
+    )
     return out.append_column("links", pa.array(found, LINKS_TYPE))

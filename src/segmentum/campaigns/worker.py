@@ -92,85 +92,100 @@ class Deliverer:
             campaign_store.release_stale_claims(self.store, self.worker_id)
         self.claimer.reset()
 
-    def _messages(self, rows: pa.Table) -> list[Any]:
-        from segmentum.campaigns.channels.base import OutgoingMessage
+    def _message_table(self, rows: pa.Table) -> pa.Table:
+        """The claimed rows as a channel batch (`channels.base.MESSAGE_FIELDS` + metadata),
+        column-wise: no Python object per message unless the channel needs one."""
 
-        columns = {name: rows.column(name).to_pylist() for name in rows.column_names}
-        default_sender = self.sender_ids.get("")
-        messages = []
-        for index, key in enumerate(columns["message_key"]):
-            metadata = {
-                "campaign_id": str(columns["campaign_id"][index]),
-                "customer_id": str(columns["customer_id"][index]),
-                "occurrence": str(columns["occurrence"][index]),
-                "segment": str(columns["segment"][index]),
-                "variant": str(columns["variant"][index]),
+        def text(name: str) -> pa.ChunkedArray:  # PostgreSQL claims come typed from Python
+            return rows.column(name).cast(pa.string())
+
+        metadata = {
+            # str() of each value, as the metadata has always carried it
+            name: pc.fill_null(text(name), "None")
+            for name in ("campaign_id", "customer_id", "occurrence", "segment", "variant")
+        }
+        return pa.table(
+            {
+                "idempotency_key": text("message_key"),
+                "channel": text("channel"),
+                "to": text("recipient"),
+                "body": pc.fill_null(text("body"), ""),
+                "subject": text("subject"),
+                "html": text("html"),
+                **metadata,
+                "sender_id": self._senders(text("country")),
             }
-            sender = self.sender_ids.get(columns["country"][index] or "", default_sender)
-            if sender:
-                metadata["sender_id"] = sender
-            messages.append(
-                OutgoingMessage(
-                    idempotency_key=key,
-                    channel=columns["channel"][index],
-                    to=columns["recipient"][index],
-                    body=columns["body"][index] or "",
-                    subject=columns["subject"][index],
-                    html=columns["html"][index],
-                    headers={},
-                    metadata=metadata,
-                )
-            )
-        return messages
+        )
 
-    def _send(self, channel_name: str, rows: pa.Table) -> list[tuple[str, Any, Any]]:
-        """(status, provider_message_id, error) per row, in order."""
-        from segmentum.campaigns.channels.base import send_many
+    def _senders(self, countries: pa.ChunkedArray) -> pa.Array:
+        """Per row: the sender id of the recipient's country when the country is listed, else
+        the default; null (no ``sender_id`` key) when that is unset or empty."""
+        names = list(self.sender_ids)
+        values = pa.array([self.sender_ids[name] or None for name in names], pa.string())
+        found = pc.index_in(pc.fill_null(countries, ""), value_set=pa.array(names, pa.string()))
+        default = pa.scalar(self.sender_ids.get("") or None, pa.string())
+        senders = pc.if_else(pc.is_null(found), default, pc.take(values, found))
+        return senders.combine_chunks() if isinstance(senders, pa.ChunkedArray) else senders
+
+    def _send(self, channel_name: str, rows: pa.Table) -> pa.Table:
+        """The channel's answers (`channels.base.ANSWER_SCHEMA`), one per row, in order."""
+        from segmentum.campaigns.channels.base import (
+            answers_table,
+            messages_from_table,
+            send_many,
+            send_table,
+        )
 
         channel = self.channels.get(channel_name)
         if channel is None:
-            failure = ("permanent_failure", None, f"no {channel_name} channel configured")
-            return [failure] * rows.num_rows
-        messages = self._messages(rows)
+            return _answers(rows.num_rows, "permanent_failure",
+                            f"no {channel_name} channel configured")  # fmt: skip
+        batch = self._message_table(rows)
         limiter = self.rates.get(channel_name)
-        groups = [[message] for message in messages] if limiter is not None else [messages]
-        out: list[tuple[str, Any, Any]] = []
-        for group in groups:
-            if limiter is not None:
-                limiter.wait()
+        if limiter is None:
             try:
-                answers = send_many(channel, group)  # type: ignore[arg-type]
-                out.extend((str(a.status), a.provider_message_id, a.error) for a in answers)
+                return send_table(channel, batch)  # type: ignore[arg-type]
             except Exception as failure:  # a provider crash is a temporary failure
-                reason = f"{type(failure).__name__}: {failure}"
-                out.extend(("temporary_failure", None, reason) for _ in group)
-        return out
+                return _answers(rows.num_rows, "temporary_failure",
+                                f"{type(failure).__name__}: {failure}")  # fmt: skip
+        parts = []
+        for message in messages_from_table(batch):
+            limiter.wait()
+            try:
+                parts.append(answers_table(send_many(channel, [message])))  # type: ignore[arg-type]
+            except Exception as failure:  # a provider crash is a temporary failure
+                parts.append(_answers(1, "temporary_failure",
+                                      f"{type(failure).__name__}: {failure}"))  # fmt: skip
+        return pa.concat_tables(parts)
 
-    def _results(self, rows: pa.Table, answers: list[tuple[str, Any, Any]]) -> pa.Table:
+    def _results(self, rows: pa.Table, answers: pa.Table) -> pa.Table:
         answered = self.clock()
         naive_now = answered.astimezone(UTC).replace(tzinfo=None)
-        statuses = [status for status, _, _ in answers]
-        attempts_before = rows.column("attempts").to_pylist()
-        if all(status == "sent" for status in statuses):  # the usual case, column-wise
-            n = rows.num_rows
+        n = rows.num_rows
+        statuses = answers.column("status")
+        if pc.all(pc.equal(statuses, "sent")).as_py():  # the usual case, column-wise
+            now_column = pa.array([naive_now] * n, pa.timestamp("us"))
             return pa.table(
                 {
-                    "message_key": rows.column("message_key"),
-                    "status": pa.array(["sent"] * n, pa.string()),
-                    "attempts": pa.array([int(a) + 1 for a in attempts_before], pa.int32()),
-                    "next_attempt_at": pa.array([naive_now] * n, pa.timestamp("us")),
-                    "provider_message_id": pa.array([a[1] for a in answers], pa.string()),
+                    "message_key": rows.column("message_key").cast(pa.string()),
+                    "status": statuses,
+                    "attempts": pc.add(rows.column("attempts").cast(pa.int32()), 1),
+                    "next_attempt_at": now_column,
+                    "provider_message_id": answers.column("provider_message_id"),
                     "error": pa.nulls(n, pa.string()),
-                    "sent_at": pa.array([naive_now] * n, pa.timestamp("us")),
-                    "updated_at": pa.array([naive_now] * n, pa.timestamp("us")),
+                    "sent_at": now_column,
+                    "updated_at": now_column,
                 },
                 schema=RESULT_SCHEMA,
             )
         results: dict[str, list[Any]] = {name: [] for name in RESULT_SCHEMA.names}
         keys = rows.column("message_key").to_pylist()
-        for key, before, (status, provider_id, error) in zip(
-            keys, attempts_before, answers, strict=True
-        ):
+        attempts_before = rows.column("attempts").to_pylist()
+        for key, before, status, provider_id, error in zip(
+            keys, attempts_before, statuses.to_pylist(),
+            answers.column("provider_message_id").to_pylist(), answers.column("error").to_pylist(),
+            strict=True,
+        ):  # fmt: skip
             new_status, attempts, next_at = self.retry.after(status, int(before), answered)
             results["message_key"].append(key)
             results["status"].append(new_status)
@@ -198,6 +213,20 @@ class Deliverer:
         with self.guard():
             record_answers(self.store, results, claim)
         return int(rows.num_rows)
+
+
+def _answers(rows: int, status: str, error: str) -> pa.Table:
+    """The same answer for every row of a batch (no channel, a crashed provider)."""
+    from segmentum.campaigns.channels.base import ANSWER_SCHEMA
+
+    return pa.table(
+        {
+            "status": pa.array([status] * rows, pa.string()),
+            "provider_message_id": pa.nulls(rows, pa.string()),
+            "error": pa.array([error] * rows, pa.string()),
+        },
+        schema=ANSWER_SCHEMA,
+    )
 
 
 __all__ = ["Claim", "Deliverer", "RateLimiter", "Sender"]

@@ -13,7 +13,9 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol, runtime_checkable
+from typing import Any, Literal, Protocol, cast, runtime_checkable
+
+import pyarrow as pa
 
 ChannelName = Literal["sms", "email", "web_push"]
 SendStatus = Literal["sent", "temporary_failure", "permanent_failure"]
@@ -65,6 +67,64 @@ def send_many(channel: Channel, messages: Iterable[OutgoingMessage]) -> list[Sen
         results: list[SendResult] = batch(list(messages))
         return results
     return [channel.send(message) for message in messages]
+
+
+#: A batch of messages as Arrow (`send_table`): these `OutgoingMessage` fields, then one
+#: string column per metadata key (a null there: that message has no such key). Batches carry
+#: no headers.
+MESSAGE_FIELDS = ("idempotency_key", "channel", "to", "body", "subject", "html")
+#: The answers to a batch, one row per message in order: `SendResult` as columns.
+ANSWER_SCHEMA = pa.schema(
+    [("status", pa.string()), ("provider_message_id", pa.string()), ("error", pa.string())]
+)
+
+
+def messages_from_table(table: pa.Table) -> list[OutgoingMessage]:
+    """The batch as `OutgoingMessage` objects, for channels that send one at a time."""
+    fields = {name: table.column(name).to_pylist() for name in MESSAGE_FIELDS}
+    metadata_names = [name for name in table.column_names if name not in MESSAGE_FIELDS]
+    metadata_values = [table.column(name).to_pylist() for name in metadata_names]
+    messages = []
+    for index, key in enumerate(fields["idempotency_key"]):
+        metadata = {
+            name: values[index]
+            for name, values in zip(metadata_names, metadata_values, strict=True)
+            if values[index] is not None
+        }
+        messages.append(
+            OutgoingMessage(
+                idempotency_key=key,
+                channel=cast(ChannelName, fields["channel"][index]),
+                to=fields["to"][index],
+                body=fields["body"][index],
+                subject=fields["subject"][index],
+                html=fields["html"][index],
+                metadata=metadata,
+            )
+        )
+    return messages
+
+
+def answers_table(results: Iterable[SendResult]) -> pa.Table:
+    rows = list(results)
+    return pa.table(
+        {
+            "status": pa.array([r.status for r in rows], pa.string()),
+            "provider_message_id": pa.array([r.provider_message_id for r in rows], pa.string()),
+            "error": pa.array([r.error for r in rows], pa.string()),
+        },
+        schema=ANSWER_SCHEMA,
+    )
+
+
+def send_table(channel: Channel, messages: pa.Table) -> pa.Table:
+    """Send a batch given as Arrow; a channel with its own `send_table` (the outbox) takes it
+    column-wise, any other gets `OutgoingMessage` objects through `send_many`."""
+    batch = getattr(channel, "send_table", None)
+    if callable(batch):
+        answers: pa.Table = batch(messages)
+        return answers
+    return answers_table(send_many(channel, messages_from_table(messages)))
 
 
 def env_secret(

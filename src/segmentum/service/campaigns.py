@@ -167,8 +167,8 @@ def _last_orders(ws: Workspace) -> ibis.Table:
         )
     )
     last = ranked.filter(ranked._rank == 0)
-    items = ws.engine.table("order_items")
-    products = ws.engine.table("products")
+    items = ws.table("order_items")
+    products = ws.table("products")
     names = (
         items.join(last.select("order_id"), "order_id")
         .left_join(products, items.product_id == products.product_id)

@@ -21,7 +21,7 @@ import itertools
 import json
 import math
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -32,7 +32,7 @@ import pyarrow as pa
 from segmentum.catalog.schema import Catalog
 from segmentum.catalog.settings import WorkspaceSettings
 from segmentum.catalog.tables import Table
-from segmentum.ingest.importer import ImportOptions, _drop, _lookups
+from segmentum.ingest.importer import ImportOptions, _lookups
 from segmentum.ingest.merge import merge
 from segmentum.ingest.reading import Staged, q
 from segmentum.ingest.validate import REASONS, Context, reason_list, typed_query
@@ -428,6 +428,8 @@ class IngestOutcome:
 
 
 _counter = itertools.count()
+#: Ids looked up per statement (bound values, few enough for DuckDB's index lookups).
+LOOKUP_CHUNK = 2_000
 
 
 def _stage(con: Any, name: str, rows: Sequence[tuple[int, dict[str, Cell]]]) -> Staged:
@@ -552,7 +554,6 @@ def ingest_messages(
             for table_name, table_rows in numbered.items()
         }
         created = _create_customers(con, prefix, valid)
-        temps.append(prefix + "_new_customers")
         for table_name in INTAKE_TABLES:
             rows = valid.get(table_name)
             if not rows:
@@ -578,8 +579,7 @@ def ingest_messages(
                         f"{typed} t WHERE t.__row IN (SELECT __row FROM {pick})"
                     )
                     merge(con, table, incoming, names, f"{prefix}_{table_name}_work")
-                    _drop(con, f"{prefix}_{table_name}_work")
-                    _drop(con, incoming)
+                    _drop_temps(con, [f"{prefix}_{table_name}_work"], views=[incoming])
                 finally:
                     con.unregister(pick)
             rows_by_table[table_name] = len(rows)
@@ -601,23 +601,36 @@ def ingest_messages(
         )
         if before_commit is not None:
             before_commit(outcome)
+        # dropped inside the transaction, in one statement (no auto-committed drop per table)
+        _drop_temps(con, reversed(temps))
+        temps.clear()
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")
         raise
     finally:
-        for name in reversed(temps):
+        for name in reversed(temps):  # after a failure: what the rollback left
             try:
-                _drop(con, name)
+                _drop_temps(con, [name])
             except Exception:  # noqa: S112 - a temp table a rollback removed already
                 continue
     return outcome
 
 
+def _drop_temps(con: Any, tables: Iterable[str], views: Iterable[str] = ()) -> None:
+    """Drop the intake's temporary tables and views (their kinds are known: no catalog
+    lookup per name) in one statement."""
+    statements = [f"DROP VIEW IF EXISTS {name}" for name in views]
+    statements += [f"DROP TABLE IF EXISTS {name}" for name in tables]
+    if statements:
+        con.execute("; ".join(statements))
+
+
 def _create_customers(
     con: Any, prefix: str, valid: Mapping[str, Sequence[tuple[int, dict[str, Cell]]]]
 ) -> list[str]:
-    """Insert bare profiles for customers the valid rows name that do not exist yet."""
+    """Insert bare profiles for customers the valid rows name that do not exist yet (found
+    by lookups of bound ids: through the customer_id index when the server made it)."""
     ids = sorted(
         {
             str(row["customer_id"])
@@ -627,21 +640,20 @@ def _create_customers(
             if row.get("customer_id")
         }
     )
-    if not ids:
-        return []
-    name = prefix + "_new_customers"
-    con.register(name + "_arrow", pa.table({"customer_id": pa.array(ids, pa.string())}))
-    try:
-        created = con.execute(
-            f"""SELECT i.customer_id FROM {name}_arrow i WHERE NOT EXISTS
-                (SELECT 1 FROM customers c WHERE c.customer_id = i.customer_id)"""
+    existing: set[str] = set()
+    for start in range(0, len(ids), LOOKUP_CHUNK):
+        chunk = ids[start : start + LOOKUP_CHUNK]
+        marks = ", ".join("?" * len(chunk))
+        found = con.execute(
+            f"SELECT customer_id FROM customers WHERE customer_id IN ({marks})", chunk
         ).fetchall()
-        if created:
-            con.execute(
-                f"""INSERT INTO customers (customer_id) SELECT i.customer_id FROM {name}_arrow i
-                    WHERE NOT EXISTS (SELECT 1 FROM customers c
-                    WHERE c.customer_id = i.customer_id)"""
-            )
-    finally:
-        con.unregister(name + "_arrow")
-    return [str(customer) for (customer,) in created]
+        existing.update(str(customer) for (customer,) in found)
+    created = [customer for customer in ids if customer not in existing]
+    if created:
+        name = prefix + "_new_customers"
+        con.register(name, pa.table({"customer_id": pa.array(created, pa.string())}))
+        try:
+            con.execute(f"INSERT INTO customers (customer_id) SELECT customer_id FROM {name}")
+        finally:
+            con.unregister(name)
+    return created

@@ -27,7 +27,6 @@ from segmentum.compiler import compile_segments
 from segmentum.compiler.boundaries import Boundary
 from segmentum.compiler.dependencies import Dependencies, dependencies
 from segmentum.compiler.predictive import PREDICTIONS_TABLE
-from segmentum.engine.connection import EngineKind
 from segmentum.spec.nodes import Node
 from segmentum.store.campaigns import insert_arrow
 from segmentum.store.database import AppStore
@@ -65,11 +64,6 @@ def restrict(tables: Mapping[str, Any], ids: Any) -> dict[str, Any]:
     return out
 
 
-#: Stands for a list of ids in SQL text (``with_ids`` replaces it by the quoted ids), so
-#: DuckDB filters with ``customer_id IN (constants)`` and can use an ART index.
-ID_PLACEHOLDER = "__segmentum_touched_ids__"
-
-
 def members_expr(
     definitions: Mapping[str, Node],
     segments: Iterable[str],
@@ -87,12 +81,6 @@ def members_expr(
     wide = wide.select("customer_id", *wanted)
     long = wide.pivot_longer(~s.cols("customer_id"), names_to="segment", values_to="member")
     return long.filter(long.member).select("segment", "customer_id")
-
-
-def with_ids(sql: str, customer_ids: Iterable[str]) -> str:
-    """Cached SQL with the placeholder replaced by the quoted ids."""
-    quoted = ", ".join("'" + cid.replace("'", "''") + "'" for cid in sorted(set(customer_ids)))
-    return sql.replace(f"'{ID_PLACEHOLDER}'", quoted or "NULL")
 
 
 def id_table(customer_ids: Iterable[str]) -> Any:
@@ -150,6 +138,7 @@ def apply_changes(
             ("rt_scope", "customer_id TEXT, effective_at TIMESTAMP"),
             ("rt_segments", "segment TEXT, version INTEGER"),
             ("rt_members", "segment TEXT, customer_id TEXT"),
+            ("rt_current", "segment TEXT, customer_id TEXT"),
             ("rt_entered", CHANGE_COLUMNS),
             ("rt_exited", CHANGE_COLUMNS),
         ):
@@ -158,16 +147,24 @@ def apply_changes(
         insert_arrow(store, "rt_scope", scope.cast(SCOPE_SCHEMA), SCOPE_SCHEMA.names)
         insert_arrow(store, "rt_segments", segments, ["segment", "version"])
         insert_arrow(store, "rt_members", members.cast(MEMBER_SCHEMA), MEMBER_SCHEMA.names)
+        # The scope's current members in one pass over segment_members (which has no index
+        # on customer_id: a full refresh's diff would pay for maintaining it); both sides of
+        # the diff are then small tables.
+        store.execute(
+            "INSERT INTO rt_current SELECT m.segment, m.customer_id FROM segment_members m "
+            "WHERE m.customer_id IN (SELECT customer_id FROM rt_scope) "
+            "AND m.segment IN (SELECT segment FROM rt_segments)"
+        )
         store.execute(
             "INSERT INTO rt_entered SELECT DISTINCT s.segment, s.customer_id, v.version, "
             "c.effective_at FROM rt_members s JOIN rt_segments v ON v.segment = s.segment "
             "JOIN rt_scope c ON c.customer_id = s.customer_id "
-            "WHERE NOT EXISTS (SELECT 1 FROM segment_members m "
+            "WHERE NOT EXISTS (SELECT 1 FROM rt_current m "
             "WHERE m.segment = s.segment AND m.customer_id = s.customer_id)"
         )
         store.execute(
             "INSERT INTO rt_exited SELECT m.segment, m.customer_id, v.version, c.effective_at "
-            "FROM segment_members m JOIN rt_scope c ON c.customer_id = m.customer_id "
+            "FROM rt_current m JOIN rt_scope c ON c.customer_id = m.customer_id "
             "JOIN rt_segments v ON v.segment = m.segment "
             "WHERE NOT EXISTS (SELECT 1 FROM rt_members s "
             "WHERE s.segment = m.segment AND s.customer_id = m.customer_id)"
@@ -182,9 +179,10 @@ def apply_changes(
             "effective_at, ? FROM rt_exited",
             (now_naive,),
         )
-        if store.kind is EngineKind.DUCKDB or store.scalar("SELECT count(*) FROM rt_exited"):
+        if store.scalar("SELECT count(*) FROM rt_exited"):
             store.execute(
-                "DELETE FROM segment_members WHERE EXISTS (SELECT 1 FROM rt_exited x "
+                "DELETE FROM segment_members WHERE customer_id IN "
+                "(SELECT customer_id FROM rt_exited) AND EXISTS (SELECT 1 FROM rt_exited x "
                 "WHERE x.segment = segment_members.segment "
                 "AND x.customer_id = segment_members.customer_id)"
             )

@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -42,13 +43,11 @@ from segmentum.compiler.predictive import PREDICTIONS_TABLE
 from segmentum.compiler.timers import compile_timers, global_flip
 from segmentum.engine.connection import EngineKind
 from segmentum.membership.incremental import (
-    ID_PLACEHOLDER,
     MEMBER_SCHEMA,
     apply_changes,
     evaluate_members,
     members_expr,
     scope_table,
-    with_ids,
 )
 from segmentum.membership.timers import compute_timers, next_flips, store_timers
 from segmentum.service.clock import now_utc
@@ -169,8 +168,11 @@ def _fast(ws: Workspace) -> bool:
 #: The touched customers' rows are copied into these temporary tables (one index lookup per
 #: table), and the cached queries read them instead of the catalog tables.
 #: From this many customers a batch reads each table with a hash semi-join (one scan)
-#: instead of index lookups of a constant list.
+#: instead of index lookups of a list of bound ids.
 SEMI_JOIN_FROM = 500
+#: Up to this many order ids the batch's order items are index lookups (order_items has an
+#: ART index on order_id); more are one hash semi-join over the table.
+ITEM_LOOKUPS_UP_TO = 2_000
 SCOPED = ("customers", "orders", "order_items", "returns", "events", "subscriptions",
           "manual_list_members", PREDICTIONS_TABLE)  # fmt: skip
 
@@ -205,26 +207,49 @@ def _scoped(ws: Workspace, ctx: Context) -> dict[str, Any]:
     return ctx.scoped
 
 
-def _stage(con: Any, ctx: Context, ids: list[str]) -> None:
+def scoped_tables_read(*sql: str | None) -> tuple[str, ...]:
+    """The ``rt_scope_<table>`` tables compiled queries read (only those are staged: a batch
+    of segments that read no order items does not copy any); order items come through the
+    staged orders."""
+    text = " ".join(each for each in sql if each)
+    read = {name for name in SCOPED if re.search(rf"\brt_scope_{name}\b", text)}
+    if "order_items" in read:
+        read.add("orders")
+    return tuple(name for name in SCOPED if name in read)
+
+
+def bound_list(values: list[str]) -> str:
+    """``?, ?, …`` for ``IN (…)`` over bound values: DuckDB plans bound constants like
+    literals (an ART index lookup) and no id ever becomes SQL text."""
+    return ", ".join("?" * len(values)) if values else "NULL"
+
+
+def _stage(con: Any, ctx: Context, ids: list[str], tables: Iterable[str]) -> None:
     """Copy the rows of ``ids`` into the temporary ``rt_scope_<table>`` tables of ``con``
-    (``customer_id IN (constants)``: an index lookup; only the columns definitions read)."""
-    quoted = with_ids(f"'{ID_PLACEHOLDER}'", ids)
+    (``customer_id IN (bound ids)``: index lookups; only the columns definitions read)."""
     many = len(ids) > SEMI_JOIN_FROM
     if many:
         con.execute("CREATE OR REPLACE TEMP TABLE rt_scope_ids AS "
                     "SELECT unnest(?::VARCHAR[]) AS customer_id", [ids])  # fmt: skip
-    for name in SCOPED:
+    for name in tables:
         if name not in ctx.columns:
             continue
-        if name == "order_items":  # through the batch's orders: one hash semi-join
-            source = "order_items SEMI JOIN rt_scope_orders o ON order_items.order_id = o.order_id"
+        params: list[str] = []
+        if name == "order_items":  # through the batch's orders (staged before them)
+            orders = [row[0] for row in con.execute(
+                "SELECT DISTINCT order_id FROM rt_scope_orders").fetchall()]  # fmt: skip
+            if len(orders) > ITEM_LOOKUPS_UP_TO:
+                source = ("order_items SEMI JOIN rt_scope_orders o "
+                          "ON order_items.order_id = o.order_id")  # fmt: skip
+            else:
+                source, params = f"order_items WHERE order_id IN ({bound_list(orders)})", orders
         elif many:
             source = f"{name} SEMI JOIN rt_scope_ids i ON {name}.customer_id = i.customer_id"
         else:
-            source = f"{name} WHERE customer_id IN ({quoted})"
+            source, params = f"{name} WHERE customer_id IN ({bound_list(ids)})", ids
         columns = ", ".join(f"{name}.{column}" for column in ctx.columns[name].split(", "))
         con.execute(f"CREATE OR REPLACE TEMP TABLE rt_scope_{name} AS "
-                    f"SELECT {columns} FROM {source}")  # fmt: skip
+                    f"SELECT {columns} FROM {source}", params)  # fmt: skip
 
 
 @dataclass
@@ -235,6 +260,8 @@ class Plan:
     affected: list[str]
     members_sql: str | None
     timers_sql: str | None
+    #: The scoped tables the queries read (``scoped_tables_read``).
+    tables: tuple[str, ...] = ()
 
 
 def plan_batch(ws: Workspace, ctx: Context, affected: list[str], as_of: datetime,
@@ -256,13 +283,14 @@ def plan_batch(ws: Workspace, ctx: Context, affected: list[str], as_of: datetime
         if timers_sql is None:
             expr = compile_timers(timed, ws.catalog, ws.settings, tables, as_of)
             timers_sql = _cache(ctx, timers_key, str(ws.engine.backend.compile(expr)))
-    return Plan(ids, affected, members_sql, timers_sql)
+    return Plan(ids, affected, members_sql, timers_sql,
+                scoped_tables_read(members_sql, timers_sql))  # fmt: skip
 
 
 def run_plan(con: Any, ctx: Context, plan: Plan, timezone: str) -> tuple[pa.Table, pa.Table]:
     """Stage and run a plan on ``con`` (a cursor may run it outside the workspace lock):
     the members (segment, customer_id) and the next flips of the batch's customers."""
-    _stage(con, ctx, plan.ids)
+    _stage(con, ctx, plan.ids, plan.tables)
     members = MEMBER_SCHEMA.empty_table()
     if plan.members_sql is not None:
         result = con.execute(plan.members_sql).fetch_arrow_table()

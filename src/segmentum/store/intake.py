@@ -44,20 +44,25 @@ def _duckdb(store: AppStore) -> Any:
     return store.connection
 
 
+#: Message ids looked up per statement: bound values, few enough that DuckDB answers them
+#: through the primary key's index instead of scanning every message ever accepted.
+LOOKUP_CHUNK = 2_000
+
+
 def known_message_ids(store: AppStore, ids: Sequence[str]) -> set[str]:
     """Which of ``ids`` were accepted before."""
     if not ids:
         return set()
     con = _duckdb(store)
-    name = f"__intake_ids_{next(_counter)}"
-    con.register(name, pa.table({"message_id": pa.array(list(ids), pa.string())}))
-    try:
+    known: set[str] = set()
+    for start in range(0, len(ids), LOOKUP_CHUNK):
+        chunk = list(ids[start : start + LOOKUP_CHUNK])
+        marks = ", ".join("?" * len(chunk))
         rows = con.execute(
-            f"SELECT m.message_id FROM intake_messages m JOIN {name} i USING (message_id)"
+            f"SELECT message_id FROM intake_messages WHERE message_id IN ({marks})", chunk
         ).fetchall()
-    finally:
-        con.unregister(name)
-    return {str(message_id) for (message_id,) in rows}
+        known.update(str(message_id) for (message_id,) in rows)
+    return known
 
 
 def _insert(store: AppStore, table: str, rows: pa.Table) -> None:

@@ -1,0 +1,83 @@
+"""What a micro-batch reads and writes: only the scoped tables its queries read, only the
+timers that changed, ids always as bound values."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import pyarrow as pa
+
+from segmentum.service import realtime
+from segmentum.service.workspace import Workspace
+from segmentum.store import timers as timer_store
+
+T1 = datetime(2026, 5, 1, 22, 0)
+T2 = datetime(2026, 5, 2, 22, 0)
+T3 = datetime(2026, 6, 1, 22, 0)
+
+
+def _timers(rows: dict[str, datetime]) -> pa.Table:
+    return pa.table(
+        {
+            "customer_id": pa.array(list(rows), pa.string()),
+            "next_flip_at": pa.array(list(rows.values()), pa.timestamp("us")),
+        }
+    )
+
+
+def _stored(ws: Workspace) -> dict[str, tuple[datetime, int]]:
+    rows = ws.store.query("SELECT customer_id, next_flip_at, rowid AS r FROM realtime_timers")
+    return {row["customer_id"]: (row["next_flip_at"], row["r"]) for row in rows}
+
+
+def test_a_scoped_timer_write_rewrites_only_what_changed(workspace: Workspace) -> None:
+    timer_store.replace_timers(workspace.store, _timers({"a": T1, "b": T1, "c": T1}), None)
+    before = _stored(workspace)
+
+    # a keeps its timer, b's moves, c is not in the scope, d is new, e had none and has none
+    timer_store.replace_timers(
+        workspace.store, _timers({"a": T1, "b": T2, "d": T3}), ["a", "b", "d", "e"]
+    )
+
+    after = _stored(workspace)
+    assert {cid: at for cid, (at, _) in after.items()} == {"a": T1, "b": T2, "c": T1, "d": T3}
+    assert after["a"][1] == before["a"][1]  # the same row: not deleted and inserted again
+    assert after["c"][1] == before["c"][1]
+    assert after["b"][1] != before["b"][1]
+
+
+def test_a_scoped_timer_write_removes_timers_that_are_gone(workspace: Workspace) -> None:
+    timer_store.replace_timers(workspace.store, _timers({"a": T1, "b": T2}), None)
+
+    timer_store.replace_timers(workspace.store, _timers({}), ["a"])
+
+    assert {cid: at for cid, (at, _) in _stored(workspace).items()} == {"b": T2}
+
+
+def test_a_large_scope_replaces_its_timers_in_one_pass(workspace: Workspace) -> None:
+    scope = [f"c{n:05d}" for n in range(timer_store.LOOKUPS_UP_TO + 1)]
+    timer_store.replace_timers(workspace.store, _timers(dict.fromkeys(scope, T1)), None)
+
+    timer_store.replace_timers(workspace.store, _timers({scope[0]: T2}), scope)
+
+    assert {cid: at for cid, (at, _) in _stored(workspace).items()} == {scope[0]: T2}
+
+
+def test_only_the_scoped_tables_the_queries_read_are_staged() -> None:
+    members = 'SELECT * FROM "rt_scope_customers" JOIN "rt_scope_events" USING (customer_id)'
+    timers = 'SELECT * FROM "rt_scope_order_items"'
+
+    assert realtime.scoped_tables_read(members, None) == ("customers", "events")
+    # order items are staged through the batch's orders
+    assert realtime.scoped_tables_read(None, timers) == ("orders", "order_items")
+    assert realtime.scoped_tables_read(members, timers) == (
+        "customers",
+        "orders",
+        "order_items",
+        "events",
+    )
+
+
+def test_ids_reach_sql_as_bound_values_only() -> None:
+    assert realtime.bound_list(["C1", "x'); DROP TABLE customers; --"]) == "?, ?"
+    assert realtime.bound_list([]) == "NULL"

@@ -5,8 +5,10 @@
 Same workspace as the benchmark (views over the catalog-form Parquet files). Times, in one
 process: (1) the one-pass engine evaluation of all segments into the staging table (what
 ``refresh`` does first), (2) ``apply_refresh`` (diff into segment_members/membership_log),
-and optionally (3) each segment evaluated alone (``count`` of members), to find the costly
-features.
+(3) ``service.realtime.after_full_refresh`` (stored ranking boundaries and the timer index,
+which ``service.membership.refresh_segments`` runs after (1)+(2), inside the benchmark's
+timer), and optionally (4) each segment evaluated alone (``count`` of members), to find the
+costly features.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ def main() -> None:
 
     from segmentum.compiler import compile_segments
     from segmentum.membership.refresh import MEMBER_SCHEMA, member_rows
+    from segmentum.service import realtime
     from segmentum.service.clock import now_utc, resolve_as_of
     from segmentum.service.segments import stored_definitions
     from segmentum.store import segments as segment_store
@@ -51,8 +54,12 @@ def main() -> None:
     started = time.perf_counter()
     apply_refresh(ws.store, None, MEMBER_SCHEMA, dict(versions), as_of, now_utc())
     store_s = time.perf_counter() - started
+    started = time.perf_counter()
+    realtime.after_full_refresh(ws, as_of)
+    realtime_s = time.perf_counter() - started
     print(f"engine: all {len(definitions)} segments -> {staged:,} staged rows: {engine_s:.2f} s")
     print(f"store:  apply_refresh (diff, members, log): {store_s:.2f} s")
+    print(f"realtime.after_full_refresh (boundaries, timers): {realtime_s:.2f} s")
 
     if args.per_segment:
         timings = []

@@ -32,9 +32,19 @@ def _clock(as_of: datetime, settings: WorkspaceSettings) -> Clock:
 
 
 def _features(
-    catalog: Catalog, settings: WorkspaceSettings, tables: Mapping[str, Table], as_of: datetime
+    catalog: Catalog,
+    settings: WorkspaceSettings,
+    tables: Mapping[str, Table],
+    as_of: datetime,
+    customer_columns: tuple[str, ...] | None = None,
 ) -> Features:
-    return Features(catalog, settings, tables, _clock(as_of, settings))
+    return Features(
+        catalog, settings, tables, _clock(as_of, settings), customer_columns=customer_columns
+    )
+
+
+#: Lifecycle and RFM read no customer attribute.
+METRICS_COLUMNS = ("customer_id",)
 
 
 def prepare(definitions: Mapping[str, Node]) -> dict[str, Node]:
@@ -96,7 +106,7 @@ def compile_lifecycle(
     catalog: Catalog, settings: WorkspaceSettings, tables: Mapping[str, Table], as_of: datetime
 ) -> Table:
     """customer_id, stage, days_since_last_purchase for every universe customer."""
-    features = _features(catalog, settings, tables, as_of)
+    features = _features(catalog, settings, tables, as_of, METRICS_COLUMNS)
     stage = features.metric("lifecycle")
     rel = features.build()
     return rel.select(
@@ -128,7 +138,7 @@ def compile_rfm(
     """Scored customers only: recency_days, frequency, monetary (DECIMAL(38,2)), r/f/m scores
     and rfm_group from ``preset`` (default: the workspace's table)."""
     rules = _rfm_rules(settings, preset)
-    features = _features(catalog, settings, tables, as_of)
+    features = _features(catalog, settings, tables, as_of, METRICS_COLUMNS)
     group = features.rfm_group(rules)
     rel = features.build()
     rel = rel.filter(rel.m_r_score.notnull())
@@ -156,7 +166,7 @@ def compile_customer_metrics(
     rfm_group, stage, days_since_last_purchase. The RFM columns are NULL for customers
     without orders (``compile_rfm``'s rows are the others)."""
     rules = _rfm_rules(settings, preset)
-    features = _features(catalog, settings, tables, as_of)
+    features = _features(catalog, settings, tables, as_of, METRICS_COLUMNS)
     stage = features.metric("lifecycle")
     group = features.rfm_group(rules)
     rel = features.build()

@@ -1,6 +1,7 @@
 """End-to-end in headless Chromium (Debian's /usr/bin/chromium driven by Playwright): log in,
 build a segment in the builder and see the live count, create a campaign through the wizard to
-its dry run, open the report, and a viewer is refused a send. Every page visited is saved as a
+its dry run, open the report, and a viewer is refused a send; the seed automations are listed,
+a marketer pauses and resumes one, a viewer sees them read-only. Every page visited is saved as a
 screenshot under test-artifacts/web/ (phone-width ones too)."""
 
 from __future__ import annotations
@@ -18,7 +19,9 @@ import pytest
 import uvicorn
 
 from segmentum.api.app import create_app
+from segmentum.service import automations, library
 from segmentum.service.server import ServerSettings
+from segmentum.service.workspace import Workspace
 from tests.web.shop import IBIS_PANDAS_WARNING, PASSWORD, build_shop
 
 pytest.importorskip("playwright")
@@ -47,6 +50,28 @@ pytestmark = [
 ]
 
 
+#: The seed automations (`segmentum automations install-library`), by name.
+AUTOMATIONS = (
+    "abandoned_cart_reminder",
+    "purchase_follow_up",
+    "survey_reminder",
+    "survey_reminder_second",
+    "welcome_new_subscribers",
+    "win_back",
+)
+
+
+def _install_automations(db: str) -> None:
+    """The seed segments, then the seed automations that listen to them."""
+    ws = Workspace.open(db)
+    try:
+        library.install_library(ws)
+        installed = automations.install_library(ws)
+        assert {row["status"] for row in installed} == {"installed"}, installed
+    finally:
+        ws.close()
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -56,6 +81,7 @@ def _free_port() -> int:
 @pytest.fixture(scope="module")
 def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     db = build_shop(Path(tmp_path_factory.mktemp("browser")))
+    _install_automations(db)
     port = _free_port()
     config = uvicorn.Config(
         create_app(ServerSettings(db=db, worker=False)),
@@ -177,6 +203,46 @@ def test_viewer_is_refused_a_send(browser: Browser, base_url: str) -> None:
     _shot(page, "viewer-refused")
 
 
+def test_marketer_pauses_and_resumes_a_seed_automation(browser: Browser, base_url: str) -> None:
+    page = _page(browser)
+    _log_in(page, base_url, "marketer")
+    page.click("nav >> text=Automations")
+    expect(page).to_have_url(re.compile(r"/ui/automations$"))
+    rows = page.locator("#automations tr[data-automation]")
+    expect(rows).to_have_count(len(AUTOMATIONS))
+    assert [row.get_attribute("data-automation") for row in rows.all()] == list(AUTOMATIONS)
+    win_back = page.locator("tr[data-automation=win_back]")
+    expect(win_back.locator("td").nth(1)).to_have_text("enters lifecycle_churn")
+    expect(win_back.locator("td").nth(2)).to_have_text("send email")
+    expect(win_back.locator(".state")).to_have_text("active")
+    _shot(page, "automations")
+
+    win_back.locator("button.toggle").click()
+    expect(page).to_have_url(re.compile(r"/ui/automations$"))
+    expect(page.locator("tr[data-automation=win_back] .state")).to_have_text("paused")
+    expect(page.locator("tr[data-automation=win_back] button.toggle")).to_have_text("Resume")
+    expect(page.locator("tr[data-automation=survey_reminder] .state")).to_have_text("active")
+    _shot(page, "automations-paused")
+
+    page.click("a:text-is('win_back')")
+    expect(page.locator("#state")).to_have_text("paused")
+    expect(page.locator("#runs")).to_contain_text("No runs yet.")
+    _shot(page, "automation")
+    page.click("button.toggle")
+    expect(page.locator("#state")).to_have_text("active")
+
+
+def test_viewer_sees_automations_without_toggles(browser: Browser, base_url: str) -> None:
+    page = _page(browser)
+    _log_in(page, base_url, "viewer", "/ui/automations")
+    expect(page.locator("#automations tr[data-automation]")).to_have_count(len(AUTOMATIONS))
+    expect(page.locator("button.toggle")).to_have_count(0)
+    page.goto(f"{base_url}/ui/automations/win_back")
+    expect(page.locator("#state")).to_be_visible()
+    expect(page.locator("button.toggle")).to_have_count(0)
+    _shot(page, "viewer-automations")
+
+
 def test_pages_fit_a_phone(browser: Browser, base_url: str) -> None:
     page = _page(browser, width=375)
     _log_in(page, base_url, "admin")
@@ -184,6 +250,7 @@ def test_pages_fit_a_phone(browser: Browser, base_url: str) -> None:
         ("/ui/", "phone-dashboard"),
         ("/ui/segments/new", "phone-builder"),
         ("/ui/campaigns", "phone-campaigns"),
+        ("/ui/automations", "phone-automations"),
         ("/ui/admin/audit", "phone-audit"),
     ):
         page.goto(f"{base_url}{path}")

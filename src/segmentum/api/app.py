@@ -10,8 +10,10 @@ from fastapi import FastAPI
 
 from segmentum.api import deps, errors
 from segmentum.api.routers import (
+    automations,
     campaigns,
     campaigns_rest,
+    clv,
     customers,
     health,
     keys,
@@ -59,7 +61,17 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
     app.include_router(realtime_router.router)  # real-time status, /v1 (docs/realtime.md)
 
     # The REST API (docs/api.md) and the web UI (docs/web.md).
-    rest = (customers, segments, metrics, campaigns_rest, subscriptions, settings_router, users)
+    rest = (
+        customers,
+        segments,
+        metrics,
+        campaigns_rest,
+        automations,
+        clv,
+        subscriptions,
+        settings_router,
+        users,
+    )
     for module in (*rest, keys):
         app.include_router(module.router)
     pages.mount(app)

@@ -41,6 +41,7 @@ CODES = {
 NOT_FOUND_PREFIXES = (
     "no segment named",
     "no campaign named",
+    "no automation named",
     "no customer",
     "no user named",
     "no API key",

@@ -206,6 +206,151 @@ def dead_letters(ws: Workspace) -> list[dict[str, Any]]:
     return automation_store.dead_letters(ws.store)
 
 
+# --- reading and changing one automation (the REST API and the pages) ----------------------------
+
+#: The definition's model, for the interfaces (a request body is validated against it).
+Definition = Automation
+#: How far back "recent firings" look in the overview.
+RECENT = timedelta(days=7)
+RUN_COLUMNS = ("run_id", "automation", "customer_id", "segment", "change", "effective_at",
+               "due_at", "status", "outcome", "message_key", "updated_at")  # fmt: skip
+
+
+def _check_references(ws: Workspace, automation: Automation) -> None:
+    """The trigger's segment exists and a send action's channel is configured (as on create)."""
+    if segment_store.get_segment(ws.store, automation.trigger.segment) is None:
+        raise ServiceError(
+            f"automation {automation.name}: no segment {automation.trigger.segment!r}"
+        )
+    action = automation.action
+    if isinstance(action, SendAction) and action.channel not in ws.settings.channels:
+        raise ServiceError(f"automation {automation.name}: no {action.channel} channel configured")
+
+
+def _run_totals(ws: Workspace, name: str) -> dict[str, int]:
+    totals = dict.fromkeys(automation_store.RUN_STATUSES, 0)
+    for row in automation_store.run_counts(ws.store, name):
+        totals[row["status"]] = totals.get(row["status"], 0) + int(row["runs"])
+    return totals
+
+
+def show_automation(ws: Workspace, name: str) -> dict[str, Any]:
+    """One automation: state, trigger, action, its whole definition and its runs by status."""
+    stored, automation = get_automation(ws, name)
+    return {
+        "name": stored.name,
+        "state": stored.state,
+        "description": automation.description,
+        "trigger": {"segment": automation.trigger.segment, "when": automation.trigger.when},
+        "action": _action_text(automation),
+        "delay": automation.delay,
+        "definition": automation.model_dump(mode="json"),
+        "occurrences": stored.occurrences,
+        "runs": _run_totals(ws, name),
+        "created_at": stored.created_at,
+        "updated_at": stored.updated_at,
+    }
+
+
+def update_automation(
+    ws: Workspace, name: str, automation: Automation, now: datetime | None = None
+) -> dict[str, Any]:
+    """Replace an automation's definition; its state (active or paused) and its runs stay.
+    Pending runs act with the new definition when they are due."""
+    get_automation(ws, name)
+    if automation.name != name:
+        raise ServiceError(
+            f"automation {name}: the name cannot change (got {automation.name!r}); "
+            "create a new automation instead"
+        )
+    _check_references(ws, automation)
+    ws.store.execute(
+        "UPDATE automations SET definition = ?, updated_at = ? WHERE name = ?",
+        (automation.model_dump_json(), naive(now or now_utc()), name),
+    )
+    return show_automation(ws, name)
+
+
+def delete_automation(ws: Workspace, name: str) -> None:
+    """Remove an automation and its runs. Messages it put in the send ledger stay (reports and
+    frequency caps count them); those still queued are skipped, as a cancelled campaign's are;
+    webhook calls not yet delivered are dropped (dead letters stay)."""
+    get_automation(ws, name)
+    with ws.store.transaction():
+        ws.store.execute(
+            "UPDATE send_ledger SET status = 'skipped', reason = 'cancelled' "
+            "WHERE campaign_id = ? AND status = 'queued'",
+            (LEDGER_PREFIX + name,),
+        )
+        ws.store.execute(
+            "DELETE FROM webhook_deliveries WHERE automation = ? AND status = 'pending'", (name,)
+        )
+        ws.store.execute("DELETE FROM automation_runs WHERE automation = ?", (name,))
+        ws.store.execute("DELETE FROM automations WHERE name = ?", (name,))
+
+
+def run_page(
+    ws: Workspace,
+    name: str | None = None,
+    status: str | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> tuple[list[dict[str, Any]], int]:
+    """Runs (firings), newest membership change first, of one automation (404 if unknown) or of
+    all; optionally of one status (pending, done, skipped, failed)."""
+    if name is not None:
+        get_automation(ws, name)
+    conditions, params = [], []
+    if name is not None:
+        conditions.append("automation = ?")
+        params.append(name)
+    if status is not None:
+        conditions.append("status = ?")
+        params.append(status)
+    where = f"WHERE {' AND '.join(conditions)}" if conditions else ""
+    total = int(ws.store.scalar(f"SELECT count(*) FROM automation_runs {where}", params) or 0)
+    rows = ws.store.query(
+        f"SELECT {', '.join(RUN_COLUMNS)} FROM automation_runs {where} "
+        "ORDER BY effective_at DESC, run_id LIMIT ? OFFSET ?",
+        [*params, limit, offset],
+    )
+    return rows, total
+
+
+def automation_overview(ws: Workspace, now: datetime | None = None) -> list[dict[str, Any]]:
+    """``list_automations`` with each one's description, trigger parts, its last firing and
+    how many runs its trigger started in the last week (``RECENT``)."""
+    since = naive(now or now_utc()) - RECENT
+    recent = {
+        row["automation"]: row
+        for row in ws.store.query(
+            "SELECT automation, max(effective_at) AS last_run_at, "
+            "sum(CASE WHEN effective_at >= ? THEN 1 ELSE 0 END) AS recent_runs "
+            "FROM automation_runs GROUP BY automation",
+            (since,),
+        )
+    }
+    definitions = {
+        stored.name: Automation.model_validate_json(stored.definition)
+        for stored in automation_store.list_all(ws.store)
+    }
+    rows = []
+    for row in list_automations(ws):
+        automation = definitions[row["automation"]]
+        fired = recent.get(row["automation"], {})
+        rows.append(
+            {
+                **row,
+                "description": automation.description,
+                "segment": automation.trigger.segment,
+                "when": automation.trigger.when,
+                "last_run_at": fired.get("last_run_at"),
+                "recent_runs": int(fired.get("recent_runs") or 0),
+            }
+        )
+    return rows
+
+
 # --- executing runs ----------------------------------------------------------------------------
 
 

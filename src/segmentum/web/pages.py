@@ -17,7 +17,7 @@ from segmentum.service import customers as customer_service
 from segmentum.service import segments as segment_service
 from segmentum.service.errors import ServiceError
 from segmentum.service.segments import DefinitionSource, InvalidDefinitionError
-from segmentum.web import admin_pages, campaign_pages
+from segmentum.web import admin_pages, automation_pages, campaign_pages
 from segmentum.web.rendering import (
     HERE,
     LoginRequiredError,
@@ -47,6 +47,7 @@ def mount(app: FastAPI) -> None:
     app.include_router(root)
     app.include_router(router)
     app.include_router(campaign_pages.router)
+    app.include_router(automation_pages.router)
     app.include_router(admin_pages.router)
 
     @app.exception_handler(LoginRequiredError)

@@ -1,5 +1,6 @@
 """Campaigns: CRUD, audience overlaps, preview, dry run, test send, send, pause, resume,
-status and report. Sending, pausing and changing need the marketer role; all are audited."""
+status, report and saving the responders as a segment. Sending, pausing and changing need
+the marketer role; all are audited."""
 
 from __future__ import annotations
 
@@ -16,7 +17,9 @@ from segmentum.api.errors import error_responses
 from segmentum.campaigns.model import Campaign
 from segmentum.service import browse, reports
 from segmentum.service import campaigns as campaign_service
+from segmentum.service import segments as segment_service
 from segmentum.service import sms as sms_service
+from segmentum.service.errors import ServiceError
 
 router = APIRouter(prefix="/api/campaigns", tags=["campaigns"])
 NOT_FOUND = error_responses(400, 401, 403, 404)
@@ -59,6 +62,11 @@ class OverlapIn(BaseModel):
     exclude: list[Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,62}$")]] = Field(
         default_factory=list, max_length=20
     )
+
+
+class RespondersIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(pattern=r"^[a-z][a-z0-9_]{0,62}$", examples=["spring_responders"])
 
 
 class SmsText(BaseModel):
@@ -245,4 +253,28 @@ async def report(campaign_id: str, server: ServerDep, who: Viewer) -> dict[str, 
             server, lambda ws: reports.report_document(reports.report_campaign(ws, campaign_id))
         )
     )
+    return result
+
+
+@router.post(
+    "/{campaign_id}/save-responders",
+    status_code=201,
+    responses=error_responses(400, 401, 403, 404, 409, 422),
+)
+async def save_responders(
+    campaign_id: str, body: RespondersIn, server: ServerDep, who: Marketer
+) -> dict[str, Any]:
+    """Save the customers who clicked, replied or converted as a new segment (409 if the name
+    is taken)."""
+
+    def run(ws: Any) -> dict[str, Any]:
+        if browse.segment_exists(ws, body.name):
+            raise ServiceError(f"a segment named {body.name!r} exists already")
+        stored = reports.save_responders(ws, campaign_id, body.name)
+        detail = {"version": stored.version, "campaign": campaign_id}
+        record(ws, who, "create", "segment", stored.name, detail)
+        shown: dict[str, Any] = segment_service.show_segment(ws, stored.name)
+        return shown
+
+    result: dict[str, Any] = jsonable_encoder(await call(server, run))
     return result

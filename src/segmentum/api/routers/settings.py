@@ -1,17 +1,19 @@
-"""Workspace settings: read (any role), change one dotted key or several (admin)."""
+"""Workspace settings: read (any role), change one dotted key or several (admin), and check
+the warehouse mapping against the live schema (admin)."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
+from fastapi.encoders import jsonable_encoder
 from pydantic import BaseModel, ConfigDict, Field
 
 from segmentum.api.access import Admin, Viewer
 from segmentum.api.calls import call, record
 from segmentum.api.deps import ServerDep
 from segmentum.api.errors import error_responses
-from segmentum.service import dashboard
+from segmentum.service import dashboard, warehouse
 from segmentum.service import settings as settings_service
 
 router = APIRouter(prefix="/api/settings", tags=["settings"])
@@ -45,3 +47,19 @@ async def change(body: SettingsChange, server: ServerDep, who: Admin) -> dict[st
         return settings_service.show_settings(ws)
 
     return await call(server, run)
+
+
+@router.get("/check", responses=error_responses(400, 401, 403))
+async def check(
+    server: ServerDep,
+    who: Admin,
+    schema_only: Annotated[
+        bool, Query(description="compare schemas only; skip the NULL and duplicate key scan")
+    ] = False,
+) -> dict[str, Any]:
+    """The warehouse mapping against the live schema: ``ok``, every problem, and each catalog
+    table with its source (`segmentum workspace check`)."""
+    result: dict[str, Any] = jsonable_encoder(
+        await call(server, lambda ws: warehouse.check_workspace(ws, data=not schema_only).as_dict())
+    )
+    return result

@@ -69,6 +69,7 @@ ENDPOINTS = {
     "segments refresh": "POST /api/segments/refresh",
     "segments show": "GET /api/segments/{name}",
     "segments sql": "GET /api/segments/{name}/sql",
+    "segments upload-list": "PUT /api/segments/lists/{list_name}",
     "segments validate": "POST /api/segments/validate",
     "sms count": "POST /api/campaigns/sms-count",
     "stats": "GET /api/stats",
@@ -91,7 +92,6 @@ NOT_OVER_HTTP = {
     "import products": "as above",
     "import returns": "as above",
     "import subscriptions": "as above",
-    "segments upload-list": "no service function takes the ids themselves (only a file path)",
     "serve": "is the server",
     "worker": "runs in the server (embedded worker)",
 }
@@ -165,6 +165,30 @@ def test_workspace_check_is_for_admins(db: str, admin: TestClient) -> None:
     with client_for(db) as client:
         log_in(client, "marketer")
         assert client.get("/api/settings/check").status_code == 403
+
+
+def test_uploaded_list_is_what_in_list_reads(db: str, admin: TestClient) -> None:
+    ids = [" C0001", "C0004", "C0001", "", "nobody"]
+    uploaded = admin.put("/api/segments/lists/press_contacts", json={"customer_ids": ids})
+    assert uploaded.json() == {"list": "press_contacts", "customers": 3}
+    preview = admin.post(
+        "/api/segments/preview", json={"where": "in_list(press_contacts)", "sample": 10}
+    ).json()
+    assert (preview["count"], sorted(preview["sample"])) == (
+        2,
+        ["C0001", "C0004"],
+    )
+    again = admin.put("/api/segments/lists/press_contacts", json={"customer_ids": ["C0004"]})
+    assert again.json()["customers"] == 1
+    nul = admin.put("/api/segments/lists/press_contacts", json={"customer_ids": ["c\u0000"]})
+    assert (nul.status_code, nul.json()["message"]) == (
+        400,
+        "customer ids must not contain NUL characters",
+    )
+    with client_for(db) as client:
+        log_in(client, "viewer")
+        refused = client.put("/api/segments/lists/x", json={"customer_ids": ["C0001"]})
+        assert refused.status_code == 403
 
 
 def test_save_responders_creates_a_segment(admin: TestClient) -> None:

@@ -7,7 +7,7 @@ definitions it needs (a preview of one definition still inlines the segments it 
 from __future__ import annotations
 
 import importlib
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -315,4 +315,14 @@ def upload_manual_list(ws: Workspace, list_name: str, file: Path) -> int:
         raise ServiceError(f"cannot read {file}: {error}") from error
     if rows and rows[0] == "customer_id":
         rows = rows[1:]
-    return segment_store.replace_manual_list(ws.store, list_name, rows)
+    return replace_manual_list(ws, list_name, rows)
+
+
+def replace_manual_list(ws: Workspace, list_name: str, customer_ids: Iterable[str]) -> int:
+    """A static list from the ids themselves (blank ids dropped, duplicates counted once)."""
+    if not list_name.strip() or "\x00" in list_name:
+        raise ServiceError("a list needs a name (without NUL characters)")
+    ids = [cid.strip() for cid in customer_ids if cid.strip()]
+    if any("\x00" in cid for cid in ids):
+        raise ServiceError("customer ids must not contain NUL characters")
+    return segment_store.replace_manual_list(ws.store, list_name, ids)

@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Path, Query, Response
 from fastapi.encoders import jsonable_encoder
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -217,6 +217,32 @@ async def library_install(server: ServerDep, who: Marketer) -> list[dict[str, An
         return report
 
     return await call(server, install)
+
+
+class ManualListIn(BaseModel):
+    """The whole list: it replaces any list of that name (``manual_list`` conditions)."""
+
+    model_config = ConfigDict(extra="forbid")
+    customer_ids: list[Annotated[str, Field(max_length=200)]] = Field(
+        max_length=100_000, examples=[["c01", "c27"]]
+    )
+
+
+@router.put("/lists/{list_name}", responses=error_responses(400, 401, 403, 422))
+async def upload_list(
+    list_name: Annotated[str, Path(max_length=200)],
+    body: ManualListIn,
+    server: ServerDep,
+    who: Marketer,
+) -> dict[str, Any]:
+    """Upload a static list of customers (``segments upload-list``)."""
+
+    def replace(ws: Any) -> dict[str, Any]:
+        count = segment_service.replace_manual_list(ws, list_name, body.customer_ids)
+        record(ws, who, "change", "manual_list", list_name, {"customers": count})
+        return {"list": list_name, "customers": count}
+
+    return await call(server, replace)
 
 
 @router.get("/{name}", response_model=SegmentOut, responses=NOT_FOUND, operation_id="get_segment")

@@ -54,6 +54,22 @@ def test_a_scoped_timer_write_removes_timers_that_are_gone(workspace: Workspace)
     assert {cid: at for cid, (at, _) in _stored(workspace).items()} == {"b": T2}
 
 
+def test_a_full_rebuild_rewrites_only_what_changed(workspace: Workspace) -> None:
+    timer_store.replace_timers(workspace.store, _timers({"a": T1, "b": T1, "c": T1}), None)
+    before = _stored(workspace)
+
+    # a keeps its timer, b's moves, c has none any more, d is new
+    timer_store.replace_timers(workspace.store, _timers({"a": T1, "b": T2, "d": T3}), None)
+
+    after = _stored(workspace)
+    assert {cid: at for cid, (at, _) in after.items()} == {"a": T1, "b": T2, "d": T3}
+    assert after["a"][1] == before["a"][1]  # the same row: not deleted and inserted again
+    assert after["b"][1] != before["b"][1]
+
+    timer_store.replace_timers(workspace.store, _timers({}), None)
+    assert _stored(workspace) == {}
+
+
 def test_a_large_scope_replaces_its_timers_in_one_pass(workspace: Workspace) -> None:
     scope = [f"c{n:05d}" for n in range(timer_store.LOOKUPS_UP_TO + 1)]
     timer_store.replace_timers(workspace.store, _timers(dict.fromkeys(scope, T1)), None)

@@ -21,8 +21,8 @@ from hypothesis import strategies as st
 
 from segmentum.compiler import compile_segments
 from segmentum.compiler.boundaries import (
-    boundary_from_rows,
-    compile_boundaries,
+    boundaries_from_table,
+    compile_all_boundaries,
     compile_segments_bounded,
 )
 from segmentum.compiler.dependencies import affected_segments, dependencies
@@ -65,13 +65,10 @@ def _customer_of(unit: tuple[str, str, dict[str, list[Any]]]) -> str:
 
 
 def _boundaries(engine: EngineWorkspace, named: dict[str, Node]) -> dict[str, Any]:
-    queries = compile_boundaries(named, CATALOG, SETTINGS, engine.tables, AS_OF)
-    return {
-        name: boundary_from_rows(
-            kind, query.to_pyarrow().to_pylist(), SETTINGS.rfm.bins, percent, D
-        )
-        for name, (kind, query, percent) in queries.items()
-    }
+    """As a full refresh recomputes them: every ranking in one query."""
+    rankings, query = compile_all_boundaries(named, CATALOG, SETTINGS, engine.tables, AS_OF)
+    rows = query.to_pyarrow().to_pylist() if query is not None else []
+    return dict(boundaries_from_table(rankings, rows, SETTINGS.rfm.bins, D))
 
 
 @st.composite

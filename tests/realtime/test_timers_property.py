@@ -14,8 +14,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from segmentum.compiler.boundaries import (
-    boundary_from_rows,
-    compile_boundaries,
+    boundaries_from_table,
+    compile_all_boundaries,
     compile_segments_bounded,
 )
 from segmentum.compiler.timers import compile_timers, global_flip
@@ -59,11 +59,9 @@ def test_no_flip_without_a_timer(engine: EngineWorkspace) -> None:
         as_of = end_of_local_day(day)
         named = {f"s{n}": node for n, node in enumerate(nodes)}
         engine.load(data)
-        queries = compile_boundaries(named, CATALOG, SETTINGS, engine.tables, as_of)
-        bounds = {
-            name: boundary_from_rows(kind, q.to_pyarrow().to_pylist(), SETTINGS.rfm.bins, p, day)
-            for name, (kind, q, p) in queries.items()
-        }
+        rankings, query = compile_all_boundaries(named, CATALOG, SETTINGS, engine.tables, as_of)
+        rows = query.to_pyarrow().to_pylist() if query is not None else []
+        bounds = boundaries_from_table(rankings, rows, SETTINGS.rfm.bins, day)
         then = as_of + later
         flip = global_flip(named, SETTINGS, as_of)
         if flip is not None and then.astimezone(PRAGUE).date() >= flip:

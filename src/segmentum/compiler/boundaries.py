@@ -2,7 +2,9 @@
 
 A ranking orders customers by ``(value, customer_id)``; a score or a percentile flag depends
 only on the customer's position against a few cut positions. At a *recomputation* (a full
-refresh) the keys at those positions are stored (``boundary_queries`` → ``boundary_from_rows``);
+refresh) the keys at those positions are stored: ``compile_all_boundaries`` → one query for
+every ranking, over the ranked measures only → ``boundaries_from_table`` (``compile_boundaries``,
+one query per ranking over the whole feature relation, is the reference it is tested against);
 between recomputations a customer's score is ``1 + #{cuts <= (value, customer_id)}`` and a
 percentile flag one comparison (``apply_boundaries``), so one purchase moves one customer
 and nobody else is re-ranked. At the recomputation instant both ways give the same result.
@@ -27,7 +29,7 @@ import ibis
 from segmentum.catalog.schema import Catalog
 from segmentum.catalog.settings import WorkspaceSettings
 from segmentum.compiler.errors import InvalidSegmentsError
-from segmentum.compiler.features import Features, PercentileKey
+from segmentum.compiler.features import Features, PercentileKey, _tie_ordered
 from segmentum.compiler.lower import Lowerer
 from segmentum.compiler.predictive import PREDICTIONS_TABLE
 from segmentum.compiler.validate import validate
@@ -406,6 +408,141 @@ def compile_boundaries(
         name: (kind, query, percent_of(features, name))
         for name, (kind, query) in boundary_queries(features, rel).items()
     }
+
+
+# --- every ranking in one query -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Ranking:
+    """One ranking of a recomputation: its stored name, kind, percent (None for scores) and
+    the suffix of its columns in :func:`all_boundaries_query` (``v_``, ``i_``, ``n_``)."""
+
+    name: str
+    kind: str
+    percent: Any
+    column: str
+
+
+@dataclass
+class _RankedMeasures(Features):
+    """The features the rankings read (the order aggregates behind r/f/m, the percentile
+    measures) and nothing else: no window ranks, no other definition's aggregates."""
+
+    def _join_ranks(self, rel: Any) -> Any:
+        return rel
+
+
+def _ranked_measures(features: Features) -> _RankedMeasures:
+    narrow = _RankedMeasures(features.catalog, features.settings, features.tables,
+                             features.clock, customer_columns=("customer_id",))  # fmt: skip
+    if features.metrics & {"r_score", "f_score", "m_score"}:
+        narrow.metric("r_score")  # the order aggregates, recency, frequency, monetary
+    for key in features.percentiles:
+        narrow.measure(key.measure)
+    return narrow
+
+
+def all_boundaries_query(features: Features) -> tuple[list[Ranking], Any]:
+    """Every ranking ``features`` uses, in one query over one build of the ranked measures.
+
+    One row per customer at a cut position (or position 0) of some ranking: ``customer_id``
+    and, per ranking (``Ranking.column`` = c), ``v_c`` (the value; NULL when the customer is
+    not ranked there), ``i_c`` (the 0-based position) and ``n_c`` (how many are ranked) —
+    the positions of :func:`boundary_queries`. All rankings are windows of one projection
+    (no union of per-ranking parts: an engine that does not materialise a common table
+    expression, Spark, would build the measures once per part), ordered by (value, ``_k``),
+    ``_k`` the position by customer_id among the customers some ranking reads: the order
+    by (value, customer_id) of the stored cuts, with integer ties instead of string
+    comparisons (r and f as one BIGINT, ``_tie_ordered``)."""
+    bins = features.settings.rfm.bins
+    narrow = _ranked_measures(features)
+    rel = narrow.build()
+    values: dict[str, Any] = {}  # ranking column -> its value (NULL: not ranked there)
+    rankings: list[Ranking] = []
+    if features.metrics & {"r_score", "f_score", "m_score"}:
+        last = _last_order(narrow, rel)
+        scored = last.notnull()  # f and m are 0 without orders: unscored all the same
+        values.update(r=last, f=ibis.ifelse(scored, rel.m_frequency, ibis.null("int64")),
+                      m=ibis.ifelse(scored, rel.m_monetary, ibis.null(rel.m_monetary.type())),
+                      _r=rel.m_recency_days)  # fmt: skip
+        for score in SCORES:
+            rankings.append(Ranking(score_name(score, bins), "score", None, score))
+    for index, key in enumerate(features.percentiles):
+        column = f"p{index}"
+        values[column] = _percentile_value(narrow, rel, key)
+        rankings.append(Ranking(percentile_name(key, features), key.direction, key.percent,
+                                column))  # fmt: skip
+    if not rankings:
+        return [], None
+    base = rel.select(customer_id=rel.customer_id, **values)
+    # Customers no ranking reads (no order, no value) need no tie key: filtered first.
+    base = base.filter(ibis.or_(*[base[r.column].notnull() for r in rankings]))
+    base = base.mutate(_k=ibis.row_number().over(order_by=base.customer_id))
+    windows: dict[str, Any] = {}
+    for ranking in rankings:
+        # NULL keys (customers not ranked here) sort last (``ibis.asc``'s default on every
+        # engine), so the ranked ones hold positions 0 … n − 1 without a partition.
+        windows[f"v_{ranking.column}"] = base[ranking.column]
+        windows[f"i_{ranking.column}"] = ibis.row_number().over(
+            order_by=_ranking_order(base, ranking.column)
+        )
+        windows[f"n_{ranking.column}"] = base[ranking.column].count().over()
+    ranked = base.select("customer_id", **windows)
+    picked = []
+    for ranking in rankings:
+        i, n = ranked[f"i_{ranking.column}"], ranked[f"n_{ranking.column}"]
+        wanted = _positions(ranking.kind, n, bins, ranking.percent)
+        at = ibis.or_(i == 0, *[i == position for position in wanted])
+        picked.append(ranked[f"v_{ranking.column}"].notnull() & at)
+    return rankings, ranked.filter(ibis.or_(*picked))
+
+
+def _ranking_order(base: Any, column: str) -> list[Any]:
+    """The sort keys of (value, ``_k``); r and f as one BIGINT (``_tie_ordered``): r ranks
+    the last order's date ascending, which is recency in days descending."""
+    if column == "r":
+        return [_tie_ordered(-base._r, base._k)]
+    if column == "f":
+        return [_tie_ordered(base.f, base._k)]
+    return [base[column], base._k]
+
+
+def boundaries_from_table(
+    rankings: Sequence[Ranking], rows: Sequence[Mapping[str, Any]], bins: int, day: date
+) -> dict[str, Boundary]:
+    """The stored form of every ranking from the rows of :func:`all_boundaries_query`."""
+    out: dict[str, Boundary] = {}
+    for ranking in rankings:
+        c = ranking.column
+        mine = [
+            {"i": row[f"i_{c}"], "n": row[f"n_{c}"], "v": row[f"v_{c}"],
+             "customer_id": row["customer_id"]}
+            for row in rows
+            if row[f"v_{c}"] is not None
+        ]  # fmt: skip
+        # a row is at one of this ranking's positions or at another ranking's only
+        positions = (
+            {0, *_positions(ranking.kind, mine[0]["n"], bins, ranking.percent)} if mine else set()
+        )
+        mine = [row for row in mine if row["i"] in positions]
+        out[ranking.name] = boundary_from_rows(ranking.kind, mine, bins, ranking.percent, day)
+    return out
+
+
+def compile_all_boundaries(
+    definitions: Mapping[str, Node],
+    catalog: Catalog,
+    settings: WorkspaceSettings,
+    tables: Mapping[str, Any],
+    as_of: datetime,
+) -> tuple[list[Ranking], Any]:
+    """Every ranking ``definitions`` use and ONE query of their cut rows (None when there is
+    no ranking); :func:`boundaries_from_table` turns its rows into :class:`Boundary` values.
+    Same boundaries as :func:`compile_boundaries` (one query per ranking over the feature
+    relation of every definition), at the cost of one build of the ranked measures."""
+    features, _ = _lowered(definitions, catalog, settings, tables, as_of, None)
+    return all_boundaries_query(features)
 
 
 def rankings_used(

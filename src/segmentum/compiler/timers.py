@@ -299,6 +299,31 @@ def _birthday_leaves(today: date) -> Any:
     return lambda r: _occurrence_after(r.birth_date, after) + ibis.interval(days=1)
 
 
+def _probe_filters(
+    source: Table,
+    relation: str,
+    day_probes: list[DayProbe],
+    instant_probes: list[InstantProbe],
+    as_of: Any,
+) -> dict[str, tuple[Any, Any]]:
+    """Per aggregate column of ``relation`` (the minimum of a value over some records): the
+    value (the local date for ``_d<i>``, the instant otherwise) and the records it reads."""
+    instant = source[INSTANT[relation]]
+    out: dict[str, tuple[Any, Any]] = {f"{relation}_future": (instant, instant > as_of)}
+    for index, probe in enumerate(day_probes):
+        where = source.local_date >= ibis.literal(probe.lo, type=dt.date)
+        if probe.types is not None:
+            where = where & source.type.isin(sorted(probe.types))
+        out[f"{relation}_d{index}"] = (source.local_date, where)
+    for index, iprobe in enumerate(instant_probes):
+        lo = ibis.literal(iprobe.lo, type=TS)
+        where = (instant > lo) if iprobe.strict else (instant >= lo)
+        if iprobe.types is not None:
+            where = where & source.type.isin(sorted(iprobe.types))
+        out[f"{relation}_i{index}"] = (instant, where)
+    return out
+
+
 def compile_timers(
     definitions: Mapping[str, Node],
     catalog: Catalog,
@@ -326,22 +351,17 @@ def compile_timers(
         if relation not in tables:
             continue
         source = tables[relation]
-        instant = source[INSTANT[relation]]
-        columns: dict[str, Any] = {f"{relation}_future": instant.min(where=instant > as_of_lit)}
         day_probes = sorted((p for p in probes.days if p.relation == relation), key=repr)
         instant_probes = sorted((p for p in probes.instants if p.relation == relation), key=repr)
+        # Only the records some probe reads are aggregated (recent ones, mostly): a customer
+        # without any gets NULL from the join, as from an aggregate that filtered them all.
+        wanted = _probe_filters(source, relation, day_probes, instant_probes, as_of_lit)
+        source = source.filter(ibis.or_(*[where for _, where in wanted.values()]))
+        read = _probe_filters(source, relation, day_probes, instant_probes, as_of_lit)
+        columns = {name: value.min(where=where) for name, (value, where) in read.items()}
         for index, probe in enumerate(day_probes):
-            where = source.local_date >= ibis.literal(probe.lo, type=dt.date)
-            if probe.types is not None:
-                where = where & source.type.isin(sorted(probe.types))
-            columns[f"{relation}_d{index}"] = source.local_date.min(where=where)
             dates.append(_day_candidate(f"{relation}_d{index}", probe.offset, tomorrow))
         for index, iprobe in enumerate(instant_probes):
-            lo = ibis.literal(iprobe.lo, type=TS)
-            where = (instant > lo) if iprobe.strict else (instant >= lo)
-            if iprobe.types is not None:
-                where = where & source.type.isin(sorted(iprobe.types))
-            columns[f"{relation}_i{index}"] = instant.min(where=where)
             micros = int(iprobe.offset.total_seconds() * 1_000_000)
             instants.append(_instant_candidate(f"{relation}_i{index}", micros))
         instants.append(_column(f"{relation}_future"))

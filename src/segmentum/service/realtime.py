@@ -29,8 +29,8 @@ import pyarrow as pa
 from segmentum.compiler.boundaries import (
     Boundary,
     MissingBoundariesError,
-    boundary_from_rows,
-    compile_boundaries,
+    boundaries_from_table,
+    compile_all_boundaries,
     rankings_used,
 )
 from segmentum.compiler.dependencies import (
@@ -133,12 +133,12 @@ def recompute_boundaries(ws: Workspace, as_of: datetime, now: datetime | None = 
     from zoneinfo import ZoneInfo
 
     day = as_of.astimezone(ZoneInfo(ws.settings.timezone)).date()
-    queries = compile_boundaries(ctx.definitions, ws.catalog, ws.settings, ws.tables(), as_of)
-    payloads = {}
-    for name, (kind, query, percent) in queries.items():
-        rows = query.to_pyarrow().to_pylist()
-        boundary = boundary_from_rows(kind, rows, ws.settings.rfm.bins, percent, day)
-        payloads[name] = boundary.to_json()
+    # One query for every ranking, over the ranked measures only (not the whole feature pass).
+    rankings, query = compile_all_boundaries(ctx.definitions, ws.catalog, ws.settings,
+                                             ws.tables(), as_of)  # fmt: skip
+    rows = query.to_pyarrow().to_pylist() if query is not None else []
+    computed = boundaries_from_table(rankings, rows, ws.settings.rfm.bins, day)
+    payloads = {name: boundary.to_json() for name, boundary in computed.items()}
     timer_store.save_boundaries(ws.store, payloads, as_of, now or now_utc())
     ws.extras.pop(_CONTEXT, None)
     return len(payloads)

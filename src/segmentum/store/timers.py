@@ -29,6 +29,9 @@ def replace_timers(store: AppStore, timers: pa.Table, scope: list[str] | None) -
     theirs, and every deleted row costs the primary key's index maintenance."""
     timers = timers.select(TIMER_SCHEMA.names).cast(TIMER_SCHEMA)
     with store.transaction():
+        if scope is None and store.kind is EngineKind.DUCKDB:
+            _replace_changed(store, timers)
+            return
         if scope is None:
             store.execute("DELETE FROM realtime_timers")
         elif scope and store.kind is EngineKind.DUCKDB:
@@ -79,6 +82,28 @@ def _write_changed(store: AppStore, timers: pa.Table, scope: list[str]) -> pa.Ta
         store.execute(f"DELETE FROM realtime_timers WHERE customer_id IN ({_marks(stale)})", stale)
     keep = pa.array([current.get(cid) != at for cid, at in wanted.items()], pa.bool_())
     return timers.filter(keep)
+
+
+def _replace_changed(store: AppStore, timers: pa.Table) -> None:
+    """The whole index, writing only what changed: the rows that changed or are gone are
+    deleted, the changed and new ones inserted (one anti-join each). From one full refresh to
+    the next most customers keep their timer, and every deleted or inserted row costs the
+    maintenance of both indexes (a DELETE of all 193k rows and their re-insert took ~8 s
+    at 200k customers; unchanged timers now cost a join)."""
+    view = f"timer_all_{next(_views)}"
+    store.connection.register(view, timers)
+    try:
+        store.execute(
+            f"DELETE FROM realtime_timers t WHERE NOT EXISTS (SELECT 1 FROM {view} v "
+            "WHERE v.customer_id = t.customer_id AND v.next_flip_at = t.next_flip_at)"
+        )
+        store.execute(
+            f"INSERT INTO realtime_timers (customer_id, next_flip_at) "
+            f"SELECT v.customer_id, v.next_flip_at FROM {view} v WHERE NOT EXISTS "
+            "(SELECT 1 FROM realtime_timers t WHERE t.customer_id = v.customer_id)"
+        )
+    finally:
+        store.connection.unregister(view)
 
 
 def _delete_scope(store: AppStore, scope: list[str]) -> None:

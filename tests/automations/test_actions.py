@@ -21,7 +21,11 @@ from segmentum.store import membership as membership_store
 from tests.automations.shop import add_customer, outbox
 from tests.campaigns.campaign_fixtures import outbox_settings
 
-W = datetime.now(UTC).replace(second=0, microsecond=0) + timedelta(minutes=5)
+# A day ahead of the real clock: segments are saved at the real time, and the refresh at W
+# must come after that save to count as their initial population (skip_initial), however
+# long the suite runs before this test does (the first version, 5 minutes ahead, failed
+# when a CI worker reached these tests more than 5 minutes after importing them).
+W = datetime.now(UTC).replace(second=0, microsecond=0) + timedelta(days=1)
 SECRET = "hook-secret"
 
 

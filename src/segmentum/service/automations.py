@@ -370,14 +370,14 @@ def _ids_table(ids: list[str]) -> ibis.Table:
 
 
 def _audience(ws: Workspace, ids: list[str], segment: str) -> pa.Table:
-    customers = ws.engine.table("customers")
+    customers = ws.table("customers")
     wanted = _ids_table(ids)
     picked = customers.semi_join(wanted, customers.customer_id == wanted._id)
     return picked.mutate(segment=ibis.literal(segment, type="string")).to_pyarrow()
 
 
 def _subscriptions(ws: Workspace, ids: list[str], channel: str) -> pa.Table:
-    subs = ws.engine.table("subscriptions")
+    subs = ws.table("subscriptions")
     wanted = _ids_table(ids)
     rows = subs.filter(subs.channel == ibis.literal(channel)).semi_join(
         wanted, subs.customer_id == wanted._id

@@ -335,7 +335,15 @@ def vm_hwm_mb() -> float | None:
 # -- parent -------------------------------------------------------------------------------------
 
 
-def spawn(name: str, args: argparse.Namespace, data: Path, out: Path) -> dict[str, Any]:
+def spawn_contender(
+    script: Path,
+    name: str,
+    data: Path,
+    end: date,
+    out: Path,
+    env: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """Run ``script --contender name`` in its own process; its JSON result line."""
     # Through /bin/sh, which forks the contender: Linux carries a process's RSS high-water
     # mark across exec (and a vfork child starts from the parent's), so a contender started
     # straight from this (larger) process would report at least this process's peak.
@@ -345,22 +353,27 @@ def spawn(name: str, args: argparse.Namespace, data: Path, out: Path) -> dict[st
         '"$@"; exit $?',
         "sh",
         sys.executable,
-        str(Path(__file__).resolve()),
+        str(script.resolve()),
         "--contender",
         name,
         "--data",
         str(data),
         "--end",
-        args.end.isoformat(),
+        end.isoformat(),
         "--as-of-utc",
-        instants(args.end)[1].isoformat(),
+        instants(end)[1].isoformat(),
         "--out",
         str(out),
     ]
-    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    done = subprocess.run(command, capture_output=True, text=True, check=False, env=env)
     if done.returncode != 0:
         raise SystemExit(f"{name} failed:\n{done.stderr[-4000:]}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
+
+
+def spawn(name: str, args: argparse.Namespace, data: Path, out: Path) -> dict[str, Any]:
+    return spawn_contender(Path(__file__), name, data, args.end, out)
 
 
 def canonical(path: Path) -> pa.Table:

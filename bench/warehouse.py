@@ -40,7 +40,6 @@ import os
 import platform
 import resource
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -185,29 +184,7 @@ def spawn(name: str, data: Path, end: date, out: Path) -> dict[str, Any]:
     env = dict(os.environ)
     memory = os.environ.get("SPARK_DRIVER_MEMORY", "8g")
     env.setdefault("PYSPARK_SUBMIT_ARGS", f"--driver-memory {memory} pyspark-shell")
-    command = [
-        "/bin/sh",
-        "-c",
-        '"$@"; exit $?',
-        "sh",
-        sys.executable,
-        str(Path(__file__).resolve()),
-        "--contender",
-        name,
-        "--data",
-        str(data),
-        "--end",
-        end.isoformat(),
-        "--as-of-utc",
-        segments.instants(end)[1].isoformat(),
-        "--out",
-        str(out),
-    ]
-    done = subprocess.run(command, capture_output=True, text=True, check=False, env=env)
-    if done.returncode != 0:
-        raise SystemExit(f"{name} failed:\n{done.stderr[-4000:]}")
-    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
-    return result
+    return segments.spawn_contender(Path(__file__), name, data, end, out, env)
 
 
 def measure(customers: int, orders: int, end: date, seed: int, names: list[str]) -> dict[str, Any]:

@@ -159,7 +159,8 @@ def _evaluate_segments(ws: Workspace, names: list[str], as_of: datetime) -> ibis
 
 
 def _last_orders(ws: Workspace) -> ibis.Table:
-    orders = ws.table("orders")
+    read = ws.tables_named("orders", "order_items", "products")
+    orders = read["orders"]
     ranked = orders.mutate(
         _rank=ibis.row_number().over(
             group_by=orders.customer_id,
@@ -167,8 +168,8 @@ def _last_orders(ws: Workspace) -> ibis.Table:
         )
     )
     last = ranked.filter(ranked._rank == 0)
-    items = ws.table("order_items")
-    products = ws.table("products")
+    items = read["order_items"]
+    products = read["products"]
     names = (
         items.join(last.select("order_id"), "order_id")
         .left_join(products, items.product_id == products.product_id)

@@ -172,13 +172,16 @@ def export_customer(ws: Workspace, customer_id: str) -> dict[str, Any]:
     """Everything held about a customer, as one JSON-ready document."""
     key = ibis.literal(customer_id)
     tables: dict[str, Any] = {}
+    read = ws.tables_named(
+        "customers", "subscriptions", "orders", "returns", "events", "order_items"
+    )
     for name in ("customers", "subscriptions", "orders", "returns", "events"):
-        table = ws.table(name)
+        table = read[name]
         tables[name] = _rows(table.filter(table.customer_id == key))
     if not tables["customers"]:
         raise ServiceError(f"no customer {customer_id!r}")
     order_ids = [row["order_id"] for row in tables["orders"]]
-    items = ws.table("order_items")
+    items = read["order_items"]
     tables["order_items"] = (
         _rows(items.filter(items.order_id.isin([ibis.literal(o) for o in order_ids])))
         if order_ids

@@ -44,21 +44,24 @@ def show_customer(
     if limit < 0:
         raise ServiceError("--limit must not be negative")
     key = ibis.literal(customer_id)
-    customers = ws.table("customers")
+    read = ws.tables_named(
+        "customers", "orders", "returns", "events", "subscriptions", "order_items", "products"
+    )
+    customers = read["customers"]
     found = _rows(customers.filter(customers.customer_id == key).limit(1))
     if not found:
         raise ServiceError(f"no customer {customer_id!r}")
     profile = {k: v for k, v in found[0].items() if k != "signup_date"}
 
-    orders = ws.table("orders")
+    orders = read["orders"]
     order_rows = _rows(
         orders.filter(orders.customer_id == key).order_by([ibis.desc("ordered_at"), "order_id"])
     )
-    returns = ws.table("returns")
+    returns = read["returns"]
     return_rows = _rows(returns.filter(returns.customer_id == key))
-    events = ws.table("events")
+    events = read["events"]
     event_rows = _rows(events.filter(events.customer_id == key))
-    subscriptions = ws.table("subscriptions")
+    subscriptions = read["subscriptions"]
     subscription_rows = _rows(
         subscriptions.filter(subscriptions.customer_id == key)
         .select("channel", "status", "changed_at", "source")
@@ -67,8 +70,8 @@ def show_customer(
 
     items_by_order: dict[str, list[dict[str, Any]]] = {}
     if order_rows:
-        items = ws.table("order_items")
-        products = ws.table("products")
+        items = read["order_items"]
+        products = read["products"]
         order_ids = [ibis.literal(row["order_id"]) for row in order_rows]
         joined = (
             items.filter(items.order_id.isin(order_ids))
@@ -138,8 +141,9 @@ def _entry_id(entry: dict[str, Any]) -> str:
 def table_stats(ws: Workspace) -> list[dict[str, Any]]:
     """Per catalog table: row count and the range of its time column (None if timeless)."""
     rows: list[dict[str, Any]] = []
+    read = ws.tables_named(*ws.catalog.tables)
     for table in ws.catalog.tables.values():
-        expr = ws.table(table.name)
+        expr = read[table.name]
         if table.time_column is None:
             count = int(expr.count().to_pyarrow().as_py())
             rows.append(

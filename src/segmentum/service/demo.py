@@ -149,9 +149,8 @@ def load_demo(
 
 def describe_base(ws: Workspace) -> BaseSummary:
     """Customers, buyers, orders, revenue, date range, countries and subscribers per channel."""
-    customers = ws.table("customers")
-    orders = ws.table("orders")
-    subscriptions = ws.table("subscriptions")
+    read = ws.tables_named("customers", "orders", "subscriptions")
+    customers, orders, subscriptions = read["customers"], read["orders"], read["subscriptions"]
     purchases = orders.filter(
         orders.status.isnull() | (orders.status != ibis.literal(CANCELLED_STATUS))
     )

@@ -91,9 +91,15 @@ class Workspace:
     def table(self, name: str) -> ibis.Table:
         """One catalog table as the compiler sees it (mapped tables included): every read of
         customer data goes through here, so warehouse mode works for every use case."""
-        if name in self.settings.table_mappings:
-            return self._mapped()[name]
-        return self.engine.table(name)
+        return self.tables_named(name)[name]
+
+    def tables_named(self, *names: str) -> dict[str, ibis.Table]:
+        """Several catalog tables at once: a use case reading many resolves the mapping (one
+        schema lookup per mapped source) once, not once per table."""
+        mappings = self.settings.table_mappings
+        mapped = self._mapped() if any(name in mappings for name in names) else {}
+        return {name: mapped[name] if name in mappings else self.engine.table(name)
+                for name in names}  # fmt: skip
 
     def _mapped(self) -> Mapping[str, ibis.Table]:
         try:

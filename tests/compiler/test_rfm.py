@@ -154,6 +154,35 @@ def test_one_and_two_customers(catalog: Catalog, make_tables: MakeTables, bins: 
     ]
 
 
+def test_value_groups_crossed_by_cuts_rank_by_customer_id(
+    catalog: Catalog, settings: WorkspaceSettings, make_tables: MakeTables
+) -> None:
+    """Ten customers in few value groups, each group crossed by bin cuts: within a group
+    the position (hence the score) follows customer_id (scores 1,1,2,2,3,3,4,4,5,5 by
+    position for n = 10, k = 5)."""
+    ids = [f"c{i}" for i in range(10)]
+    orders = [order(f"{cid}-1", cid, ago(1 if cid == "c0" else 5), "10.00") for cid in ids[4:]]
+    for cid in ids[:4]:  # two orders each: frequency 2, the same 10.00 in total
+        orders += [order(f"{cid}-1", cid, ago(1 if cid == "c0" else 5), "5.00")]
+        orders += [order(f"{cid}-2", cid, ago(9), "5.00")]
+    got = rows(
+        compile_rfm(
+            catalog,
+            settings,
+            make_tables(customers=[customer(c) for c in ids], orders=orders),
+            AS_OF,
+        )
+    )
+    by_position = [1, 1, 2, 2, 3, 3, 4, 4, 5, 5]
+    # recency 5 days for c1..c9 (by id), then c0 (1 day: the most recent ranks last)
+    assert [got[c]["r_score"] for c in [*ids[1:], "c0"]] == by_position
+    # frequency 1 for c4..c9, then 2 for c0..c3
+    assert [got[c]["f_score"] for c in [*ids[4:], *ids[:4]]] == by_position
+    # monetary 10.00 for everyone: by id
+    assert [got[c]["m_score"] for c in ids] == by_position
+    assert by_position == [score(5, i, 10) for i in range(10)]
+
+
 def test_workspace_group_table_and_metric(catalog: Catalog, make_tables: MakeTables) -> None:
     settings = WorkspaceSettings(
         rfm=RfmSettings(groups=(RfmRule(name="top", f=(4, 5)), RfmRule(name="rest")))

@@ -3,8 +3,9 @@
     uv run python bench/profile_refresh.py --customers 1000000 --orders 10000000 [--per-segment]
 
 Same workspace as the benchmark (views over the catalog-form Parquet files). Times, in one
-process: (1) the one-pass engine evaluation of all segments into the staging table (what
-``refresh`` does first), (2) ``apply_refresh`` (diff into segment_members/membership_log),
+process: (1) the one-pass engine evaluation of all segments into the staging table
+(``stage_in_engine``, what ``refresh`` does first), (2) ``apply_refresh`` (diff into
+segment_members/membership_log),
 (3) ``service.realtime.after_full_refresh`` (stored ranking boundaries and the timer index,
 which ``service.membership.refresh_segments`` runs after (1)+(2), inside the benchmark's
 timer), and optionally (4) each segment evaluated alone (``count`` of members), to find the
@@ -32,7 +33,7 @@ def main() -> None:
     args = parser.parse_args()
 
     from segmentum.compiler import compile_segments
-    from segmentum.membership.refresh import MEMBER_SCHEMA, member_rows
+    from segmentum.membership.refresh import MEMBER_SCHEMA, stage_in_engine
     from segmentum.service import realtime
     from segmentum.service.clock import now_utc, resolve_as_of
     from segmentum.service.segments import stored_definitions
@@ -47,8 +48,7 @@ def main() -> None:
     tables = ws.tables()
 
     started = time.perf_counter()
-    rows = member_rows(definitions, ws.catalog, ws.settings, tables, as_of)
-    ws.engine.backend.create_table(STAGING, rows, temp=True, overwrite=True)
+    stage_in_engine(definitions, ws.catalog, ws.settings, tables, as_of, ws.engine)
     engine_s = time.perf_counter() - started
     staged = ws.engine.raw_sql(f"SELECT count(*) FROM {STAGING}").fetchone()[0]
     started = time.perf_counter()

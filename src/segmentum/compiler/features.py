@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from fractions import Fraction
 from typing import Any
 
@@ -76,6 +76,27 @@ class PercentileKey:
     percent: Fraction
 
 
+#: Local dates are dates in some timezone, at most 14 hours ahead of UTC: a record whose
+#: ``local_date`` is on or after D happened at or after D 00:00 UTC minus this margin.
+LOCAL_DATE_MARGIN = timedelta(hours=14)
+
+
+@dataclass(frozen=True, eq=False)
+class Narrowing:
+    """A relaxation of what one reader of a source relation needs, applied to the base tables
+    before their joins (where an engine can use it while scanning) rather than after.
+
+    ``floor``: no record the reader counts happened before this instant (naive UTC).
+    ``products``: the reader counts only order items of products passing this predicate
+    over the product feed (an OR of conjunctions, each false for an unknown product)."""
+
+    floor: datetime | None = None
+    products: Any = None  # a boolean expression over the product feed
+
+
+NO_NARROWING = Narrowing()
+
+
 @dataclass
 class Features:
     catalog: Catalog
@@ -99,6 +120,10 @@ class Features:
     #: Each source relation, built once per ``build()`` and shared by its aggregates and
     #: sequence sides (one scan/join, a common subexpression of the query).
     _sources: dict[str, Any] = field(default_factory=dict, repr=False)
+    #: relation -> (product fields, signup dates, event types) its readers need.
+    _needs_by_relation: dict[str, tuple[set[str], bool, set[str]]] = field(
+        default_factory=dict, repr=False
+    )
 
     # -- registration (returns the feature's column name) -----------------------------------
 
@@ -215,16 +240,26 @@ class Features:
             & (orders.ordered_at <= self._as_of())
         )
 
-    def source_relation(self, relation: str, products: set[str], signup: bool) -> Any:
+    def source_relation(
+        self, relation: str, products: set[str], signup: bool, narrowing: Narrowing = NO_NARROWING
+    ) -> Any:
         """Records of one source relation up to as_of, with the columns features need:
-        ``product.<field>`` columns as ``_p_<field>`` and the customer's ``_signup_date``."""
+        ``product.<field>`` columns as ``_p_<field>`` and the customer's ``_signup_date``;
+        the base tables narrowed first (``Narrowing``)."""
         as_of = self._as_of()
         tables = self.tables
+        floor = None if narrowing.floor is None else ibis.literal(narrowing.floor, type=TS)
         if relation in ("orders", "order_items"):
             orders = self._live_orders()
+            if floor is not None:
+                orders = orders.filter(orders.ordered_at >= floor)
             rel = orders
             if relation == "order_items":
                 items = tables["order_items"]
+                if narrowing.products is not None:
+                    feed = tables["products"]
+                    chosen = feed.filter(narrowing.products).select(_nid=feed.product_id)
+                    items = items.filter(items.product_id.isin(chosen._nid))
                 heads = orders.select(
                     _oid=orders.order_id,
                     customer_id=orders.customer_id,
@@ -235,8 +270,12 @@ class Features:
                 rel = rel.mutate(**{ITEM_VALUE: (rel.quantity * rel.unit_price).cast(MONEY_SUM)})
         elif relation == INTERACTIONS:
             orders = self._live_orders()
+            if floor is not None:
+                orders = orders.filter(orders.ordered_at >= floor)
             events = tables["events"]
             events = events.filter(events.occurred_at <= as_of)
+            if floor is not None:
+                events = events.filter(events.occurred_at >= floor)
             rel = ibis.union(
                 orders.select("customer_id", "local_date", occurred_at=orders.ordered_at),
                 events.select("customer_id", "local_date", "occurred_at"),
@@ -245,9 +284,13 @@ class Features:
         elif relation == "returns":
             returns = tables["returns"]
             rel = returns.filter(returns.returned_at <= as_of)
+            if floor is not None:
+                rel = rel.filter(rel.returned_at >= floor)
         else:
             events = tables["events"]
             rel = events.filter(events.occurred_at <= as_of)
+            if floor is not None:
+                rel = rel.filter(rel.occurred_at >= floor)
         if products:
             feed = tables["products"]
             columns = {f"_p_{name}": feed[name] for name in sorted(products)}
@@ -341,13 +384,65 @@ class Features:
         for seq in self.sequences:
             add(*seq.first, [left for left, _ in seq.match])
             add(seq.then[0], seq.then[1], EVER, [right for _, right in seq.match])
-        built = {}
-        for relation, (products, signup, types) in needs.items():
-            rel = self.source_relation(relation, products, signup)
-            if relation == "events":
-                rel = rel.filter(rel.type.isin(sorted(types)))
-            built[relation] = rel
-        return built
+        self._needs_by_relation = needs
+        return {relation: self._relation(relation, NO_NARROWING) for relation in needs}
+
+    def _relation(self, relation: str, narrowing: Narrowing) -> Any:
+        products, signup, types = self._needs_by_relation[relation]
+        rel = self.source_relation(relation, products, signup, narrowing)
+        if relation == "events":
+            rel = rel.filter(rel.type.isin(sorted(types)))
+        return rel
+
+    def _reader_relation(self, relation: str, narrowing: Narrowing) -> Any:
+        """The shared relation, or one of its own for a reader that can narrow it (a shared
+        relation is one common subexpression, which an engine may materialize whole)."""
+        if narrowing.floor is None and narrowing.products is None:
+            return self._sources[relation]
+        return self._relation(relation, narrowing)
+
+    def _floor(self, bounds: Bounds) -> datetime | None:
+        """The earliest instant of a record within ``bounds`` (None: unbounded)."""
+        floors = []
+        if bounds.ts_lo is not None:
+            floors.append(bounds.ts_lo)
+        if bounds.date_lo is not None:
+            day = bounds.date_lo
+            floors.append(datetime(day.year, day.month, day.day) - LOCAL_DATE_MARGIN)
+        return max(floors) if floors else None
+
+    def _product_conjunction(self, source: str, filters: tuple[Filter, ...]) -> Any:
+        """The reader's product filters that no unknown product passes, over the product
+        feed (None: there are none, every order item may count)."""
+        info = source_info(self.catalog, source)
+        assert info is not None
+        feed = self.tables["products"]
+        parts = [
+            compare(
+                feed[item.field.removeprefix(PRODUCT_PREFIX)],
+                info.fields[item.field],
+                item.comparison,
+                self.clock,
+            )
+            for item in filters
+            if item.field.startswith(PRODUCT_PREFIX) and item.comparison.op != "is_not_set"
+        ]
+        return ibis.and_(*parts) if parts else None
+
+    def _narrowing(
+        self, relation: str, readers: list[tuple[str, tuple[Filter, ...], Bounds]]
+    ) -> Narrowing:
+        """What every one of ``readers`` (source, filters, bounds) leaves out of ``relation``:
+        records before the earliest floor, and (order items) products no reader's product
+        filters accept. Each reader still applies its own predicate."""
+        floors = [self._floor(bounds) for _, _, bounds in readers]
+        floor = None if None in floors else min(f for f in floors if f is not None)
+        products = None
+        if relation == "order_items":
+            conjunctions = [self._product_conjunction(s, filters) for s, filters, _ in readers]
+            if all(c is not None for c in conjunctions):
+                products = ibis.or_(*conjunctions)
+        return Narrowing(floor, products)
 
     def _aggregate_expr(self, rel: Any, key: AggKey) -> Any:
         info = source_info(self.catalog, key.source)
@@ -384,7 +479,8 @@ class Features:
         fills: dict[str, Any] = {}
         self._sources = self._shared_sources()
         for relation, keys in by_relation.items():
-            source = self._sources[relation]
+            narrowing = self._narrowing(relation, [(k.source, k.filters, k.bounds) for k in keys])
+            source = self._reader_relation(relation, narrowing)
             if relation == "events":
                 types = sorted({source_info(self.catalog, k.source).event_type or "" for k in keys})  # type: ignore[union-attr]
                 source = source.filter(source.type.isin(types))
@@ -438,11 +534,23 @@ class Features:
         return rel.mutate(**{c: (rel[c] > 0).fill_null(False) for c in self.lists.values()})
 
     def _records(
-        self, source: str, filters: tuple[Filter, ...], bounds: Bounds, fields: list[str], tag: str
+        self,
+        source: str,
+        filters: tuple[Filter, ...],
+        bounds: Bounds,
+        fields: list[str],
+        tag: str,
+        floor: datetime | None = None,
     ) -> Any:
+        """A sequence side: (``<tag>_cid``, ``<tag>_t``, matched fields) of the records that
+        pass. ``floor``: an earlier bound on the records that can matter (the then side
+        follows a first record)."""
         info = source_info(self.catalog, source)
         assert info is not None
-        rel = self._sources[info.relation]
+        narrowing = self._narrowing(info.relation, [(source, filters, bounds)])
+        if floor is not None and narrowing.floor is None:
+            narrowing = Narrowing(floor, narrowing.products)
+        rel = self._reader_relation(info.relation, narrowing)
         rel = rel.filter(self.record_predicate(rel, source, filters, bounds))
         columns = {f"{tag}_m{index}": self.field(rel, name) for index, name in enumerate(fields)}
         return rel.select(
@@ -456,8 +564,14 @@ class Features:
         first = self._records(
             first_source, first_filters, first_bounds, [left for left, _ in key.match], "f"
         )
+        # then.t > first.t >= the first side's floor
         then = self._records(
-            then_source, then_filters, EVER, [right for _, right in key.match], "t"
+            then_source,
+            then_filters,
+            EVER,
+            [right for _, right in key.match],
+            "t",
+            floor=self._floor(first_bounds),
         ).view()
         predicates = [first.f_cid == then.t_cid, then.t_t > first.f_t]
         if key.within_hours is not None:

@@ -66,6 +66,58 @@ def _stage(store: AppStore, batches: Iterable[pa.RecordBatch], schema: pa.Schema
     store.execute(f"ANALYZE {STAGING}")
 
 
+CHANGES = "refresh_changes"
+
+
+def _diff(store: AppStore) -> None:
+    """Fill ``refresh_changes`` (segment, customer_id, version, entered) with the entries
+    (staged, not a member, segment still defined: its new version) and the exits (members no
+    longer staged, with their segment's new version, or their own for a deleted segment).
+
+    Staging is distinct per (segment, customer_id) (one row per universe customer and segment,
+    or made so by ``_stage``), so no key has to be maintained row by row. DuckDB: one full
+    outer join over hashes of the pair gives both sides in one pass, where two anti-joins
+    built and probed a hash table each (most of a refresh with few changes: 1M customers,
+    4.2M members, 0.8 s -> 0.4 s); the versions are joined to the unmatched rows only.
+    PostgreSQL: the two anti-joins, each using the staging table's key or a hash."""
+    if store.kind is EngineKind.DUCKDB:
+        store.execute(
+            f"CREATE OR REPLACE TEMP TABLE {CHANGES} AS "
+            "SELECT d.segment, d.customer_id, coalesce(v.version, d.version) AS version, "
+            "d.entered FROM ("
+            " SELECT coalesce(s.segment, m.segment) AS segment,"
+            " coalesce(s.customer_id, m.customer_id) AS customer_id, m.version,"
+            " s.staged IS NOT NULL AS entered"
+            f" FROM (SELECT segment, customer_id, TRUE AS staged FROM {STAGING}) s"
+            " FULL OUTER JOIN (SELECT segment, customer_id, version, TRUE AS member"
+            " FROM segment_members) m"
+            " ON m.segment = s.segment AND m.customer_id = s.customer_id"
+            " WHERE s.staged IS NULL OR m.member IS NULL"
+            ") d LEFT JOIN refresh_versions v ON v.segment = d.segment "
+            "WHERE NOT d.entered OR v.version IS NOT NULL"
+        )
+        return
+    store.execute(
+        f"CREATE TEMP TABLE IF NOT EXISTS {CHANGES} "
+        "(segment TEXT, customer_id TEXT, version INTEGER, entered BOOLEAN)"
+    )
+    store.execute(f"DELETE FROM {CHANGES}")
+    store.execute(
+        f"INSERT INTO {CHANGES} "
+        "SELECT s.segment, s.customer_id, v.version, TRUE "
+        f"FROM {STAGING} s JOIN refresh_versions v ON v.segment = s.segment "
+        "WHERE NOT EXISTS (SELECT 1 FROM segment_members m "
+        "WHERE m.segment = s.segment AND m.customer_id = s.customer_id)"
+    )
+    store.execute(
+        f"INSERT INTO {CHANGES} "
+        "SELECT m.segment, m.customer_id, coalesce(v.version, m.version), FALSE "
+        "FROM segment_members m LEFT JOIN refresh_versions v ON v.segment = m.segment "
+        f"WHERE NOT EXISTS (SELECT 1 FROM {STAGING} s "
+        "WHERE s.segment = m.segment AND s.customer_id = m.customer_id)"
+    )
+
+
 def apply_refresh(
     store: AppStore,
     members: Iterable[pa.RecordBatch] | None,
@@ -96,79 +148,65 @@ def apply_refresh(
         )
         store.execute("DELETE FROM refresh_versions")
         store.executemany("INSERT INTO refresh_versions VALUES (?, ?)", sorted(versions.items()))
-        # The diff as two anti-joins over hashes of (segment, customer_id); staging is
-        # distinct per pair (one row per universe customer and segment, or made so by
-        # _stage), so no key has to be maintained row by row.
-        store.execute(
-            "CREATE TEMP TABLE IF NOT EXISTS refresh_entered "
-            "(segment TEXT, customer_id TEXT, version INTEGER)"
-        )
-        store.execute("DELETE FROM refresh_entered")
-        store.execute(
-            "INSERT INTO refresh_entered "
-            "SELECT s.segment, s.customer_id, v.version "
-            f"FROM {STAGING} s JOIN refresh_versions v ON v.segment = s.segment "
-            "WHERE NOT EXISTS (SELECT 1 FROM segment_members m "
-            "WHERE m.segment = s.segment AND m.customer_id = s.customer_id)"
-        )
-        store.execute(
-            "CREATE TEMP TABLE IF NOT EXISTS refresh_exited "
-            "(segment TEXT, customer_id TEXT, version INTEGER)"
-        )
-        store.execute("DELETE FROM refresh_exited")
-        store.execute(
-            "INSERT INTO refresh_exited "
-            "SELECT m.segment, m.customer_id, coalesce(v.version, m.version) "
-            "FROM segment_members m LEFT JOIN refresh_versions v ON v.segment = m.segment "
-            f"WHERE NOT EXISTS (SELECT 1 FROM {STAGING} s "
-            "WHERE s.segment = m.segment AND s.customer_id = m.customer_id)"
-        )
-        store.execute(
-            "INSERT INTO membership_log "
-            "SELECT segment, version, customer_id, 'entered', ?, ? FROM refresh_entered",
-            (as_of_naive, now_naive),
-        )
-        store.execute(
-            "INSERT INTO membership_log "
-            "SELECT segment, version, customer_id, 'exited', ?, ? FROM refresh_exited",
-            (as_of_naive, now_naive),
-        )
-        if store.scalar("SELECT count(*) FROM refresh_exited"):
+        _diff(store)
+        per_segment: dict[str, tuple[int, int]] = {}
+        for row in store.query(
+            f"SELECT segment, entered, count(*) AS n FROM {CHANGES} GROUP BY segment, entered"
+        ):
+            n_entered, n_exited = per_segment.get(row["segment"], (0, 0))
+            if row["entered"]:
+                n_entered = int(row["n"])
+            else:
+                n_exited = int(row["n"])
+            per_segment[row["segment"]] = (n_entered, n_exited)
+        entered = sum(n for n, _ in per_segment.values())
+        exited = sum(n for _, n in per_segment.values())
+        # A statement that would write no row is not run: besides a scan, that avoids a DuckDB
+        # 1.5 bug where, after a large insert and an empty one into the same table in one
+        # transaction, the connection no longer sees that table's later inserts (until the
+        # file is reopened): the exits of the next refresh vanished from the log.
+        if entered:
             store.execute(
-                "DELETE FROM segment_members WHERE EXISTS (SELECT 1 FROM refresh_exited x "
-                "WHERE x.segment = segment_members.segment "
-                "AND x.customer_id = segment_members.customer_id)"
+                "INSERT INTO membership_log SELECT segment, version, customer_id, 'entered', ?, ? "
+                f"FROM {CHANGES} WHERE entered",
+                (as_of_naive, now_naive),
+            )
+        if exited:
+            store.execute(
+                "INSERT INTO membership_log SELECT segment, version, customer_id, 'exited', ?, ? "
+                f"FROM {CHANGES} WHERE NOT entered",
+                (as_of_naive, now_naive),
+            )
+            # DELETE ... USING: a plain hash semi-join (an EXISTS with the filter on
+            # ``entered`` became a delim join over all members, 8x slower on DuckDB).
+            store.execute(
+                f"DELETE FROM segment_members USING {CHANGES} x WHERE NOT x.entered "
+                "AND x.segment = segment_members.segment "
+                "AND x.customer_id = segment_members.customer_id"
             )
         store.execute(
             "UPDATE segment_members SET version = v.version FROM refresh_versions v "
             "WHERE v.segment = segment_members.segment AND segment_members.version <> v.version"
         )
-        store.execute(
-            "INSERT INTO segment_members "
-            "SELECT segment, customer_id, version, ? FROM refresh_entered",
-            (as_of_naive,),
-        )
-        counts = store.query(
-            "SELECT v.segment, v.version, coalesce(sz.n, 0) AS size, "
-            "coalesce(en.n, 0) AS entered, coalesce(ex.n, 0) AS exited "
-            "FROM refresh_versions v "
+        if entered:
+            store.execute(
+                "INSERT INTO segment_members SELECT segment, customer_id, version, ? "
+                f"FROM {CHANGES} WHERE entered",
+                (as_of_naive,),
+            )
+        sizes = store.query(
+            "SELECT v.segment, v.version, coalesce(sz.n, 0) AS size FROM refresh_versions v "
             "LEFT JOIN (SELECT segment, count(*) AS n FROM segment_members GROUP BY segment) sz "
-            "ON sz.segment = v.segment "
-            "LEFT JOIN (SELECT segment, count(*) AS n FROM refresh_entered GROUP BY segment) en "
-            "ON en.segment = v.segment "
-            "LEFT JOIN (SELECT segment, count(*) AS n FROM refresh_exited GROUP BY segment) ex "
-            "ON ex.segment = v.segment "
-            "ORDER BY v.segment"
+            "ON sz.segment = v.segment ORDER BY v.segment"
         )
         changes = [
             SegmentChange(
                 row["segment"],
                 int(row["version"]),
                 int(row["size"]),
-                int(row["entered"]),
-                int(row["exited"]),
+                *per_segment.get(row["segment"], (0, 0)),
             )
-            for row in counts
+            for row in sizes
         ]
         store.execute(
             "INSERT INTO membership_refreshes VALUES (?, ?, ?, ?, ?)",

@@ -29,7 +29,7 @@ import ibis
 from segmentum.catalog.schema import Catalog
 from segmentum.catalog.settings import WorkspaceSettings
 from segmentum.compiler.errors import InvalidSegmentsError
-from segmentum.compiler.features import Features, PercentileKey, _tie_ordered
+from segmentum.compiler.features import Features, PercentileKey
 from segmentum.compiler.lower import Lowerer
 from segmentum.compiler.predictive import PREDICTIONS_TABLE
 from segmentum.compiler.validate import validate
@@ -446,15 +446,18 @@ def _ranked_measures(features: Features) -> _RankedMeasures:
 def all_boundaries_query(features: Features) -> tuple[list[Ranking], Any]:
     """Every ranking ``features`` uses, in one query over one build of the ranked measures.
 
-    One row per customer at a cut position (or position 0) of some ranking: ``customer_id``
-    and, per ranking (``Ranking.column`` = c), ``v_c`` (the value; NULL when the customer is
-    not ranked there), ``i_c`` (the 0-based position) and ``n_c`` (how many are ranked) —
-    the positions of :func:`boundary_queries`. All rankings are windows of one projection
-    (no union of per-ranking parts: an engine that does not materialise a common table
-    expression, Spark, would build the measures once per part), ordered by (value, ``_k``),
-    ``_k`` the position by customer_id among the customers some ranking reads: the order
-    by (value, customer_id) of the stored cuts, with integer ties instead of string
-    comparisons (r and f as one BIGINT, ``_tie_ordered``)."""
+    Rows: ``customer_id`` and, per ranking (``Ranking.column`` = c), ``v_c`` (the value;
+    NULL when the row is not at one of this ranking's positions), ``i_c`` (the 0-based
+    position in the order by (value, customer_id)) and ``n_c`` (how many are ranked), for
+    the customers at the cut positions (and position 0) of :func:`boundary_queries`.
+
+    No window sorts every customer (as ``Features._scores_by_value_groups``): the customers
+    sharing a value hold the consecutive positions below .. below + count − 1, ``below`` a
+    running sum over the distinct values (a small table per ranking), so a cut position
+    falls in one value group, found without sorting anybody. Only the customers of the
+    groups a cut falls in are ranked by customer_id, within their group (one window for
+    every ranking); position 0 is the least customer_id of the first group (an aggregate).
+    The measures are one relation, a common table expression, that every part reads."""
     bins = features.settings.rfm.bins
     narrow = _ranked_measures(features)
     rel = narrow.build()
@@ -463,9 +466,10 @@ def all_boundaries_query(features: Features) -> tuple[list[Ranking], Any]:
     if features.metrics & {"r_score", "f_score", "m_score"}:
         last = _last_order(narrow, rel)
         scored = last.notnull()  # f and m are 0 without orders: unscored all the same
+        # r ranks the last order's date ascending (recency in days descending)
+        money = ibis.null(rel.m_monetary.type())
         values.update(r=last, f=ibis.ifelse(scored, rel.m_frequency, ibis.null("int64")),
-                      m=ibis.ifelse(scored, rel.m_monetary, ibis.null(rel.m_monetary.type())),
-                      _r=rel.m_recency_days)  # fmt: skip
+                      m=ibis.ifelse(scored, rel.m_monetary, money))  # fmt: skip
         for score in SCORES:
             rankings.append(Ranking(score_name(score, bins), "score", None, score))
     for index, key in enumerate(features.percentiles):
@@ -476,36 +480,63 @@ def all_boundaries_query(features: Features) -> tuple[list[Ranking], Any]:
     if not rankings:
         return [], None
     base = rel.select(customer_id=rel.customer_id, **values)
-    # Customers no ranking reads (no order, no value) need no tie key: filtered first.
-    base = base.filter(ibis.or_(*[base[r.column].notnull() for r in rankings]))
-    base = base.mutate(_k=ibis.row_number().over(order_by=base.customer_id))
-    windows: dict[str, Any] = {}
+    # The group counts read ``base`` through a view (not fused into it), so ``base`` stays
+    # one relation that they and the join below read.
+    shared = base.view()
+    placed = base
     for ranking in rankings:
-        # NULL keys (customers not ranked here) sort last (``ibis.asc``'s default on every
-        # engine), so the ranked ones hold positions 0 … n − 1 without a partition.
-        windows[f"v_{ranking.column}"] = base[ranking.column]
-        windows[f"i_{ranking.column}"] = ibis.row_number().over(
-            order_by=_ranking_order(base, ranking.column)
+        groups = _crossed_groups(shared, ranking, bins)
+        joined = placed.left_join(groups, placed[ranking.column] == groups._g)
+        c = ranking.column
+        placed = joined.select(*placed.columns, **{f"_b{c}": joined._b, f"_n{c}": joined._n,
+                                                   f"_w{c}": joined._w})  # fmt: skip
+    placed = placed.filter(ibis.or_(*[placed[f"_b{r.column}"].notnull() for r in rankings]))
+    nothing = {column: ibis.null(value.type()) for column, value in values.items()}
+    firsts, cut = [], []
+    for index, ranking in enumerate(rankings):
+        c = ranking.column
+        b, n, w = placed[f"_b{c}"], placed[f"_n{c}"], placed[f"_w{c}"]
+        first = placed.filter(b == 0).aggregate(
+            customer_id=placed.customer_id.min(), _v=placed[c].min(), _n=n.max()
         )
-        windows[f"n_{ranking.column}"] = base[ranking.column].count().over()
-    ranked = base.select("customer_id", **windows)
-    picked = []
-    for ranking in rankings:
-        i, n = ranked[f"i_{ranking.column}"], ranked[f"n_{ranking.column}"]
-        wanted = _positions(ranking.kind, n, bins, ranking.percent)
-        at = ibis.or_(i == 0, *[i == position for position in wanted])
-        picked.append(ranked[f"v_{ranking.column}"].notnull() & at)
-    return rankings, ranked.filter(ibis.or_(*picked))
+        firsts.append(first.select(**{**nothing, c: first._v}, customer_id=first.customer_id,
+                                   _x=ibis.literal(index, type="int64"), _n=first._n,
+                                   _i=ibis.literal(0, type="int64")))  # fmt: skip
+        mine = placed.filter(w)
+        cut.append(mine.select(**{**nothing, c: mine[c]}, customer_id=mine.customer_id,
+                               _x=ibis.literal(index, type="int64"), _b=b, _n=n))  # fmt: skip
+    # (ranking, group) is (``_x``, ``_b``): one window numbers every crossed group.
+    crossed = ibis.union(*cut, distinct=False) if len(cut) > 1 else cut[0]
+    within = ibis.row_number().over(group_by=[crossed._x, crossed._b],
+                                    order_by=crossed.customer_id)  # fmt: skip
+    crossed = crossed.mutate(_i=crossed._b + within).drop("_b")
+    at = []
+    for index, ranking in enumerate(rankings):
+        wanted = _positions(ranking.kind, crossed._n, bins, ranking.percent)
+        at.append((crossed._x == index) & ibis.or_(*[crossed._i == p for p in wanted]))
+    picked = ibis.union(crossed.filter(ibis.or_(*at) & (crossed._i > 0)), *firsts,
+                        distinct=False)  # fmt: skip
+    columns: dict[str, Any] = {}
+    for index, ranking in enumerate(rankings):
+        c, mine = ranking.column, picked._x == index
+        columns[f"v_{c}"] = picked[c]
+        columns[f"i_{c}"] = ibis.ifelse(mine, picked._i, ibis.null("int64"))
+        columns[f"n_{c}"] = ibis.ifelse(mine, picked._n, ibis.null("int64"))
+    return rankings, picked.select("customer_id", **columns)
 
 
-def _ranking_order(base: Any, column: str) -> list[Any]:
-    """The sort keys of (value, ``_k``); r and f as one BIGINT (``_tie_ordered``): r ranks
-    the last order's date ascending, which is recency in days descending."""
-    if column == "r":
-        return [_tie_ordered(-base._r, base._k)]
-    if column == "f":
-        return [_tie_ordered(base.f, base._k)]
-    return [base[column], base._k]
+def _crossed_groups(base: Any, ranking: Ranking, bins: int) -> Any:
+    """The value groups of one ranking that hold position 0 or one of its cut positions:
+    ``_g`` (the value), ``_b`` (the position of the group's first customer), ``_n`` (how
+    many customers are ranked) and ``_w`` (a cut other than 0 falls in the group)."""
+    value = base[ranking.column]
+    groups = base.filter(value.notnull()).group_by(_g=value).aggregate(_c=ibis._.count())
+    running = groups._c.sum().over(ibis.cumulative_window(order_by=groups._g))
+    groups = groups.mutate(_b=running - groups._c, _n=groups._c.sum().over())
+    wanted = _positions(ranking.kind, groups._n, bins, ranking.percent)
+    cut = ibis.or_(*[(p > 0) & (groups._b <= p) & (groups._b + groups._c > p) for p in wanted])
+    groups = groups.mutate(_w=cut)
+    return groups.filter(groups._w | (groups._b == 0)).select("_g", "_b", "_n", "_w")
 
 
 def boundaries_from_table(

@@ -37,6 +37,7 @@ import ibis.expr.datatypes as dt
 
 from segmentum.catalog.schema import Catalog
 from segmentum.catalog.settings import WorkspaceSettings
+from segmentum.compiler.predictive import PREDICTIVE_TYPES
 from segmentum.compiler.program import prepare
 from segmentum.compiler.sources import INTERACTIONS, source_info
 from segmentum.compiler.windows import Clock, minus_months
@@ -234,6 +235,12 @@ def _metric(probes: _Probes, name: str, comparison: Comparison | None, life: Any
         probes.ages("orders", None, sorted(t + 1 for t in thresholds))
     elif name == "recency_days" and comparison is not None:
         probes.ages("orders", None, _crossings(comparison))
+    elif name not in PREDICTIVE_TYPES:
+        # The other order metrics (frequency, monetary, the r/f/m scores against stored
+        # boundaries, RFM groups) change with time only when an order stamped after as_of
+        # comes due: its instant (the orders relation's "future" candidate).
+        assert probes.relations is not None
+        probes.relations.add("orders")
 
 
 def global_flip(definitions: Mapping[str, Node], settings: WorkspaceSettings,

@@ -8,7 +8,9 @@ visible, on the 1M-customer demo shop with the ready-made library.
 * Workspace: a copy of ``bench/data/intake_<c>_<o>.duckdb`` (``bench/intake_load.py`` builds
   it from the catalog Parquet files), then ``segments install-library`` and one full refresh
   (which also recomputes the ranking boundaries and builds the timer index; timed), then the
-  customer_id indexes the micro-batches read through (timed).
+  customer_id indexes the micro-batches read through (timed), then (unless
+  ``--no-lookup-layout``) ``segmentum workspace prepare-realtime``'s rewrite of the activity
+  tables uncompressed (timed; ``service.lookup_layout``).
 * ``http``: ``segmentum serve`` (worker embedded: timers and automations run) in its own
   process; the load generator of ``bench/intake_load.py`` in another (closed-loop clients,
   batches of ``--batch`` messages to random existing customers). The server's real-time
@@ -17,8 +19,9 @@ visible, on the 1M-customer demo shop with the ready-made library.
   precedes the ack, to the end of the micro-batch that applied it).
 * ``direct``: the incremental path alone: random touched customers (the same mix of tables)
   applied by ``service.realtime.apply_batch`` in batches of ``--direct-customers``.
-* ``--reuse``: keep the prepared workspace (``bench/data/realtime_prepared_<c>.duckdb``, the
-  library installed, refreshed and indexed, and its keys) and start every run from a copy of
+* ``--reuse``: keep the prepared workspace
+  (``bench/data/realtime_prepared_<c>[_lookups].duckdb``: the library installed, refreshed
+  and indexed, and its keys) and start every run from a copy of
   it, instead of preparing again (minutes at 1M customers).
 """
 
@@ -55,8 +58,9 @@ from bench.intake_load import (  # noqa: E402
 QUANTILES = (("p50", 50), ("p95", 95), ("p99", 99))
 
 
-def prepare(template: Path, db: Path) -> dict[str, Any]:
-    """Copy the workspace, install the library, refresh once; the keys and the timings."""
+def prepare(template: Path, db: Path, lookups: bool) -> dict[str, Any]:
+    """Copy the workspace, install the library, refresh once, index (and with ``lookups``
+    rewrite the tables in the lookup layout); the keys and the timings."""
     from segmentum.service import keys, realtime
     from segmentum.service.library import install_library
     from segmentum.service.membership import refresh_segments
@@ -72,10 +76,18 @@ def prepare(template: Path, db: Path) -> dict[str, Any]:
         started = time.perf_counter()
         realtime.ensure_indexes(ws)
         indexes = time.perf_counter() - started
+        layout = None
+        if lookups:  # ``segmentum workspace prepare-realtime``
+            from segmentum.service import lookup_layout
+
+            started = time.perf_counter()
+            lookup_layout.prepare(ws)
+            layout = round(time.perf_counter() - started, 1)
         return {
             "segments": len(installed),
             "refresh_seconds": round(refresh, 1),
             "index_seconds": round(indexes, 1),
+            "lookup_layout_seconds": layout,
             "timers": ws.store.scalar("SELECT count(*) FROM realtime_timers"),
             "boundaries": ws.store.scalar("SELECT count(*) FROM ranking_boundaries"),
             "ingest_key": keys.create_key(ws, "ingest", "bench").key,
@@ -186,6 +198,11 @@ def main() -> None:
     parser.add_argument(
         "--reuse", action="store_true", help="prepare once, start every run from a copy"
     )
+    parser.add_argument(
+        "--no-lookup-layout",
+        action="store_true",
+        help="leave the tables compressed (no `workspace prepare-realtime`)",
+    )
     args = parser.parse_args()
     data = DATA / f"{args.customers}_{args.orders}"
     template = DATA / f"intake_{args.customers}_{args.orders}.duckdb"
@@ -194,13 +211,14 @@ def main() -> None:
             sys.exit(f"{data} has no catalog files: run bench/segments.py for this size first")
         build_workspace(data, template)
     db = DATA / f"realtime_run_{args.customers}.duckdb"
-    kept = DATA / f"realtime_prepared_{args.customers}.duckdb"
+    layout = "" if args.no_lookup_layout else "_lookups"
+    kept = DATA / f"realtime_prepared_{args.customers}{layout}.duckdb"
     kept_keys = kept.with_suffix(".json")
     if args.reuse and kept.exists() and kept_keys.exists():
         shutil.copyfile(kept, db)
         prepared = json.loads(kept_keys.read_text())
     else:
-        prepared = prepare(template, db)
+        prepared = prepare(template, db, not args.no_lookup_layout)
         if args.reuse:
             shutil.copyfile(db, kept)
             kept_keys.write_text(json.dumps(prepared))
@@ -224,6 +242,7 @@ def main() -> None:
     print(json.dumps(report, indent=2))
     (ROOT / "results").mkdir(exist_ok=True)
     load = f"c{args.clients}" if args.mode == "http" else f"b{args.direct_customers}"
+    load += "" if args.no_lookup_layout else "_lookups"
     name = f"realtime_{args.mode}_{args.customers}_{load}.json"
     (ROOT / "results" / name).write_text(json.dumps(report, indent=2) + "\n")
 

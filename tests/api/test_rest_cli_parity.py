@@ -94,6 +94,8 @@ NOT_OVER_HTTP = {
     "import subscriptions": "as above",
     "serve": "is the server",
     "worker": "runs in the server (embedded worker)",
+    "workspace prepare-realtime": "rewrites the database file the server has open; run it "
+    "before `serve`",
 }
 
 

@@ -1,4 +1,5 @@
-"""`segmentum workspace show|set|import|check`: workspace settings and the warehouse mapping."""
+"""`segmentum workspace show|set|import|check|prepare-realtime`: workspace settings, the
+warehouse mapping, and the storage layout for real-time micro-batches."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import yaml
 
 from segmentum.cli.context import workspace
 from segmentum.cli.output import OutputFormat, emit, emit_document, err_console
+from segmentum.service.lookup_layout import prepare as prepare_lookup_layout
 from segmentum.service.settings import import_settings, set_setting, show_settings
 from segmentum.service.warehouse import check_workspace
 
@@ -76,3 +78,24 @@ def check(
     if not report.ok:
         err_console.print(f"{len(report.problems)} mapping problem(s)")
         raise typer.Exit(1)
+
+
+@app.command("prepare-realtime")
+def prepare_realtime(ctx: typer.Context, output: OutputFormat = FormatOption) -> None:
+    """Rewrite the activity tables uncompressed for fast real-time lookups (DuckDB).
+
+    Micro-batches of `segmentum serve` then fetch the touched customers' rows 5-10x faster,
+    for about twice the database file size; a one-off rewrite (about 90 s for 10M events and
+    10M orders). See docs/realtime.md."""
+    with err_console.status("rewriting") as status:
+        report = prepare_lookup_layout(
+            workspace(ctx), progress=lambda table: status.update(f"rewriting {table}")
+        )
+    rows = [
+        {"table": t.table, "rows": t.rows, "seconds": round(t.seconds, 1)} for t in report.tables
+    ]
+    emit(rows, ("table", "rows", "seconds"), output)
+    err_console.print(
+        f"lookup layout ready: database {report.bytes_before / 2**20:,.0f} MiB -> "
+        f"{report.bytes_after / 2**20:,.0f} MiB"
+    )

@@ -173,6 +173,18 @@ SEMI_JOIN_FROM = 500
 #: Up to this many order ids the batch's order items are index lookups (order_items has an
 #: ART index on order_id); more are one hash semi-join over the table.
 ITEM_LOOKUPS_UP_TO = 2_000
+#: The same limits once the tables are in the lookup layout (``service.lookup_layout``):
+#: uncompressed rows are cheap to fetch, so index lookups stay faster than a scan far longer
+#: (4,000 customers' events: 0.22 s by lookups, 0.8 s by a semi-join scan; the order items
+#: of 20k orders 0.62 s by lookups, 0.76 s by a scan; of 80k orders 1.19 s and 0.71 s).
+PREPARED_SEMI_JOIN_FROM = 20_000
+PREPARED_ITEM_LOOKUPS_UP_TO = 40_000
+#: realtime_state key recording that the lookup layout was prepared.
+LOOKUP_LAYOUT_KEY = "lookup_layout"
+#: DuckDB chooses an index scan only below these (defaults 2,048 rows and 0.1% of the
+#: table); in the lookup layout a batch's rows are fetched by index up to far more.
+LOOKUP_INDEX_SCAN_MAX_COUNT = 1_000_000
+LOOKUP_INDEX_SCAN_PERCENTAGE = 1.0
 SCOPED = ("customers", "orders", "order_items", "returns", "events", "subscriptions",
           "manual_list_members", PREDICTIONS_TABLE)  # fmt: skip
 
@@ -224,10 +236,14 @@ def bound_list(values: list[str]) -> str:
     return ", ".join("?" * len(values)) if values else "NULL"
 
 
-def _stage(con: Any, ctx: Context, ids: list[str], tables: Iterable[str]) -> None:
+def _stage(
+    con: Any, ctx: Context, ids: list[str], tables: Iterable[str], prepared: bool = False
+) -> None:
     """Copy the rows of ``ids`` into the temporary ``rt_scope_<table>`` tables of ``con``
-    (``customer_id IN (bound ids)``: index lookups; only the columns definitions read)."""
-    many = len(ids) > SEMI_JOIN_FROM
+    (``customer_id IN (bound ids)``: index lookups; only the columns definitions read).
+    ``prepared``: the tables are in the lookup layout (higher lookup limits)."""
+    many = len(ids) > (PREPARED_SEMI_JOIN_FROM if prepared else SEMI_JOIN_FROM)
+    item_lookups = PREPARED_ITEM_LOOKUPS_UP_TO if prepared else ITEM_LOOKUPS_UP_TO
     if many:
         con.execute("CREATE OR REPLACE TEMP TABLE rt_scope_ids AS "
                     "SELECT unnest(?::VARCHAR[]) AS customer_id", [ids])  # fmt: skip
@@ -238,7 +254,7 @@ def _stage(con: Any, ctx: Context, ids: list[str], tables: Iterable[str]) -> Non
         if name == "order_items":  # through the batch's orders (staged before them)
             orders = [row[0] for row in con.execute(
                 "SELECT DISTINCT order_id FROM rt_scope_orders").fetchall()]  # fmt: skip
-            if len(orders) > ITEM_LOOKUPS_UP_TO:
+            if len(orders) > item_lookups:
                 source = ("order_items SEMI JOIN rt_scope_orders o "
                           "ON order_items.order_id = o.order_id")  # fmt: skip
             else:
@@ -262,6 +278,8 @@ class Plan:
     timers_sql: str | None
     #: The scoped tables the queries read (``scoped_tables_read``).
     tables: tuple[str, ...] = ()
+    #: The tables are in the lookup layout (``lookups_prepared``).
+    prepared: bool = False
 
 
 def plan_batch(ws: Workspace, ctx: Context, affected: list[str], as_of: datetime,
@@ -284,13 +302,13 @@ def plan_batch(ws: Workspace, ctx: Context, affected: list[str], as_of: datetime
             expr = compile_timers(timed, ws.catalog, ws.settings, tables, as_of)
             timers_sql = _cache(ctx, timers_key, str(ws.engine.backend.compile(expr)))
     return Plan(ids, affected, members_sql, timers_sql,
-                scoped_tables_read(members_sql, timers_sql))  # fmt: skip
+                scoped_tables_read(members_sql, timers_sql), lookups_prepared(ws))  # fmt: skip
 
 
 def run_plan(con: Any, ctx: Context, plan: Plan, timezone: str) -> tuple[pa.Table, pa.Table]:
     """Stage and run a plan on ``con`` (a cursor may run it outside the workspace lock):
     the members (segment, customer_id) and the next flips of the batch's customers."""
-    _stage(con, ctx, plan.ids, plan.tables)
+    _stage(con, ctx, plan.ids, plan.tables, plan.prepared)
     members = MEMBER_SCHEMA.empty_table()
     if plan.members_sql is not None:
         result = con.execute(plan.members_sql).fetch_arrow_table()
@@ -334,12 +352,23 @@ def batch_as_of(now: datetime) -> datetime:
     return floor if floor == now else floor + timedelta(minutes=1)
 
 
+def lookups_prepared(ws: Workspace) -> bool:
+    """Whether the tables are in the lookup layout (``segmentum workspace prepare-realtime``)."""
+    return _fast(ws) and bool(automation_store.get_state(ws.store, LOOKUP_LAYOUT_KEY))
+
+
 def ensure_indexes(ws: Workspace) -> None:
     """ART indexes on customer_id (order_id for items), so a micro-batch reads a few rows of
-    each table instead of scanning it (DuckDB; created once, when the server starts)."""
+    each table instead of scanning it (DuckDB; created once, when the server starts). In the
+    lookup layout, new rows stay uncompressed and index scans are allowed for whole batches
+    (DuckDB settings of the server's database)."""
     if not _fast(ws):
         return
     con = ws.engine.backend.con
+    if lookups_prepared(ws):
+        con.execute("SET force_compression = 'uncompressed'")
+        con.execute(f"SET index_scan_max_count = {LOOKUP_INDEX_SCAN_MAX_COUNT:d}")
+        con.execute(f"SET index_scan_percentage = {LOOKUP_INDEX_SCAN_PERCENTAGE!r}")
     for table, column in (
         ("events", "customer_id"),
         ("orders", "customer_id"),

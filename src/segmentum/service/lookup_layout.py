@@ -1,0 +1,124 @@
+"""The lookup layout: the activity tables stored uncompressed, for real-time micro-batches.
+
+A micro-batch copies the rows of a few thousand touched customers out of 10M-row tables
+through ART index lookups (``service.realtime._stage``). DuckDB fetches each looked-up row
+from its compressed column segments, at ~15 µs per row and column; from uncompressed segments
+the same lookups are 5-10x faster (docs/realtime.md has the figures). Rewriting the tables
+uncompressed trades disk (about twice the file) and a one-off rewrite for that speed, so it is
+a step the operator takes (``segmentum workspace prepare-realtime``), recorded in the app
+store; the server then keeps new rows uncompressed too and lets larger batches use index
+lookups (``realtime.ensure_indexes``).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from segmentum.engine.connection import EngineKind
+from segmentum.service.clock import now_utc
+from segmentum.service.errors import ServiceError
+from segmentum.service.realtime import LOOKUP_LAYOUT_KEY, ensure_indexes
+from segmentum.service.workspace import Workspace
+from segmentum.store import automations as automation_store
+
+#: The tables micro-batches read by customer (order items by order id).
+LOOKUP_TABLES = ("events", "orders", "order_items", "returns", "customers", "subscriptions")
+
+
+@dataclass(frozen=True)
+class TableRewrite:
+    table: str
+    rows: int
+    seconds: float
+
+
+@dataclass(frozen=True)
+class LayoutReport:
+    tables: tuple[TableRewrite, ...]
+    bytes_before: int
+    bytes_after: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "tables": [
+                {"table": t.table, "rows": t.rows, "seconds": round(t.seconds, 2)}
+                for t in self.tables
+            ],
+            "bytes_before": self.bytes_before,
+            "bytes_after": self.bytes_after,
+        }
+
+
+def _database_bytes(con: Any) -> int:
+    row = con.execute("SELECT total_blocks * block_size FROM pragma_database_size()").fetchone()
+    return int(row[0]) if row and row[0] is not None else 0
+
+
+def _rewrite(con: Any, table: str) -> int:
+    """Rewrite one table in place, in one transaction: its rows are written again under the
+    connection's ``force_compression`` (uncompressed) at the checkpoint that follows.
+    Its indexes are dropped first and created again after (an ART index would be updated
+    row by row)."""
+    quoted = '"' + table.replace('"', '""') + '"'
+    indexes = con.execute(
+        "SELECT index_name, sql FROM duckdb_indexes() "
+        "WHERE table_name = ? AND database_name = current_database()",
+        [table],
+    ).fetchall()
+    for name, _ in indexes:
+        con.execute('DROP INDEX "' + str(name).replace('"', '""') + '"')
+    con.execute("BEGIN TRANSACTION")
+    try:
+        con.execute(f"CREATE TEMP TABLE __lookup_layout_copy AS SELECT * FROM {quoted}")
+        rows = int(con.execute("SELECT count(*) FROM __lookup_layout_copy").fetchone()[0])
+        con.execute(f"DELETE FROM {quoted}")
+        con.execute(f"INSERT INTO {quoted} SELECT * FROM __lookup_layout_copy")
+        con.execute("DROP TABLE __lookup_layout_copy")
+        con.execute("COMMIT")
+    except Exception as error:
+        con.execute("ROLLBACK")
+        for _, sql in indexes:
+            con.execute(sql)
+        raise ServiceError(f"cannot rewrite {table} (nothing changed): {error}") from error
+    con.execute("CHECKPOINT")
+    for _, sql in indexes:
+        con.execute(sql)
+    return rows
+
+
+def prepare(ws: Workspace, progress: Callable[[str], None] | None = None) -> LayoutReport:
+    """Rewrite the lookup tables uncompressed, build the micro-batch indexes, record it."""
+    if ws.engine.kind is not EngineKind.DUCKDB or ws.settings.table_mappings:
+        raise ServiceError(
+            "the lookup layout is for a DuckDB workspace that holds its own tables "
+            "(warehouse mode reads the business's tables, which Segmentum does not rewrite)"
+        )
+    con = ws.engine.backend.con
+    present = {row[0] for row in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
+    before = _database_bytes(con)
+    done: list[TableRewrite] = []
+    con.execute("SET enable_progress_bar = false")  # our callers report progress themselves
+    con.execute("SET force_compression = 'uncompressed'")
+    try:
+        for table in LOOKUP_TABLES:
+            if table not in present:
+                continue
+            if progress is not None:
+                progress(table)
+            started = time.perf_counter()
+            rows = _rewrite(con, table)
+            done.append(TableRewrite(table, rows, time.perf_counter() - started))
+    finally:
+        con.execute("RESET force_compression")
+    automation_store.set_state_value(
+        ws.store,
+        LOOKUP_LAYOUT_KEY,
+        json.dumps({"at": now_utc().isoformat(), "rows": {t.table: t.rows for t in done}}),
+    )
+    ensure_indexes(ws)
+    con.execute("CHECKPOINT")
+    return LayoutReport(tuple(done), before, _database_bytes(con))

@@ -8,9 +8,9 @@ visible, on the 1M-customer demo shop with the ready-made library.
 * Workspace: a copy of ``bench/data/intake_<c>_<o>.duckdb`` (``bench/intake_load.py`` builds
   it from the catalog Parquet files), then ``segments install-library`` and one full refresh
   (which also recomputes the ranking boundaries and builds the timer index; timed), then the
-  customer_id indexes the micro-batches read through (timed), then (unless
-  ``--no-lookup-layout``) ``segmentum workspace prepare-realtime``'s rewrite of the activity
-  tables uncompressed (timed; ``service.lookup_layout``).
+  customer_id indexes the micro-batches read through (timed), then (``--lookup-layout``)
+  ``segmentum workspace prepare-realtime``'s rewrite of the activity tables uncompressed
+  (timed; ``service.lookup_layout``).
 * ``http``: ``segmentum serve`` (worker embedded: timers and automations run) in its own
   process; the load generator of ``bench/intake_load.py`` in another (closed-loop clients,
   batches of ``--batch`` messages to random existing customers). The server's real-time
@@ -199,9 +199,9 @@ def main() -> None:
         "--reuse", action="store_true", help="prepare once, start every run from a copy"
     )
     parser.add_argument(
-        "--no-lookup-layout",
+        "--lookup-layout",
         action="store_true",
-        help="leave the tables compressed (no `workspace prepare-realtime`)",
+        help="rewrite the tables uncompressed first (`segmentum workspace prepare-realtime`)",
     )
     args = parser.parse_args()
     data = DATA / f"{args.customers}_{args.orders}"
@@ -211,14 +211,14 @@ def main() -> None:
             sys.exit(f"{data} has no catalog files: run bench/segments.py for this size first")
         build_workspace(data, template)
     db = DATA / f"realtime_run_{args.customers}.duckdb"
-    layout = "" if args.no_lookup_layout else "_lookups"
+    layout = "_lookups" if args.lookup_layout else ""
     kept = DATA / f"realtime_prepared_{args.customers}{layout}.duckdb"
     kept_keys = kept.with_suffix(".json")
     if args.reuse and kept.exists() and kept_keys.exists():
         shutil.copyfile(kept, db)
         prepared = json.loads(kept_keys.read_text())
     else:
-        prepared = prepare(template, db, not args.no_lookup_layout)
+        prepared = prepare(template, db, args.lookup_layout)
         if args.reuse:
             shutil.copyfile(db, kept)
             kept_keys.write_text(json.dumps(prepared))
@@ -242,7 +242,7 @@ def main() -> None:
     print(json.dumps(report, indent=2))
     (ROOT / "results").mkdir(exist_ok=True)
     load = f"c{args.clients}" if args.mode == "http" else f"b{args.direct_customers}"
-    load += "" if args.no_lookup_layout else "_lookups"
+    load += "_lookups" if args.lookup_layout else ""
     name = f"realtime_{args.mode}_{args.customers}_{load}.json"
     (ROOT / "results" / name).write_text(json.dumps(report, indent=2) + "\n")
 

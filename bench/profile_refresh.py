@@ -48,7 +48,8 @@ def main() -> None:
     tables = ws.tables()
 
     started = time.perf_counter()
-    stage_in_engine(definitions, ws.catalog, ws.settings, tables, as_of, ws.engine)
+    wide = compile_segments(definitions, ws.catalog, ws.settings, tables, as_of)
+    stage_in_engine(wide, ws.engine)
     engine_s = time.perf_counter() - started
     staged = ws.engine.raw_sql(f"SELECT count(*) FROM {STAGING}").fetchone()[0]
     started = time.perf_counter()

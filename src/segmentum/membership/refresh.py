@@ -29,28 +29,16 @@ BATCH_ROWS = 250_000
 WIDE = "membership_wide"
 
 
-def member_rows(
-    definitions: Mapping[str, Node],
-    catalog: Catalog,
-    settings: WorkspaceSettings,
-    tables: Mapping[str, ibis.Table],
-    as_of: datetime,
-) -> ibis.Table:
-    """(segment, customer_id) for every member of every definition, one engine pass."""
-    wide = compile_segments(definitions, catalog, settings, tables, as_of)
+def member_rows(wide: ibis.Table) -> ibis.Table:
+    """(segment, customer_id) for every member in ``wide`` (``compile_segments``: one
+    boolean column per segment), unpivoted in the engine."""
     long = wide.pivot_longer(~s.cols("customer_id"), names_to="segment", values_to="member")
     return long.filter(long.member).select("segment", "customer_id")
 
 
-def stage_in_engine(
-    definitions: Mapping[str, Node],
-    catalog: Catalog,
-    settings: WorkspaceSettings,
-    tables: Mapping[str, ibis.Table],
-    as_of: datetime,
-    engine: Engine,
-) -> None:
-    """Fill the staging table of a DuckDB engine that is also the app store.
+def stage_in_engine(wide: ibis.Table, engine: Engine) -> None:
+    """Fill the staging table of a DuckDB engine that is also the app store with the members
+    in ``wide`` (``compile_segments``).
 
     The wide result is stored once, then each segment's members are one filtered scan of
     it, all in one ``UNION ALL``: 4.2M members of 33 segments over 1M customers in 0.08 s,
@@ -58,20 +46,16 @@ def stage_in_engine(
     ~1 s of CPU. (On an engine that does not store a subexpression once, the union would
     evaluate the definitions once per segment: ``member_rows`` unpivots instead.)"""
     backend = engine.backend
-    backend.create_table(
-        WIDE,
-        compile_segments(definitions, catalog, settings, tables, as_of),
-        temp=True,
-        overwrite=True,
-    )
+    backend.create_table(WIDE, wide, temp=True, overwrite=True)
     try:
-        wide = backend.table(WIDE)
+        stored = backend.table(WIDE)
         members = ibis.union(
             *[
-                wide.filter(wide[name]).select(
-                    segment=ibis.literal(name, type="string"), customer_id=wide.customer_id
+                stored.filter(stored[name]).select(
+                    segment=ibis.literal(name, type="string"), customer_id=stored.customer_id
                 )
-                for name in definitions
+                for name in stored.columns
+                if name != "customer_id"
             ],
             distinct=False,
         )
@@ -93,11 +77,12 @@ def refresh(
 ) -> list[SegmentChange]:
     if not definitions:
         return apply_refresh(store, iter(()), MEMBER_SCHEMA, dict(versions), as_of, now)
+    wide = compile_segments(definitions, catalog, settings, tables, as_of)
     if engine.kind is EngineKind.DUCKDB and store.connection is engine.backend.con:
         # Same DuckDB connection: stage inside the engine; the rows never leave it.
-        stage_in_engine(definitions, catalog, settings, tables, as_of, engine)
+        stage_in_engine(wide, engine)
         return apply_refresh(store, None, MEMBER_SCHEMA, dict(versions), as_of, now)
-    rows = member_rows(definitions, catalog, settings, tables, as_of)
+    rows = member_rows(wide)
     batches = (
         batch.cast(MEMBER_SCHEMA) for batch in rows.to_pyarrow_batches(chunk_size=BATCH_ROWS)
     )

@@ -183,6 +183,9 @@ PREPARED_SEMI_JOIN_FROM = 3_000
 PREPARED_ITEM_LOOKUPS_UP_TO = 20_000
 #: realtime_state key recording that the lookup layout was prepared.
 LOOKUP_LAYOUT_KEY = "lookup_layout"
+#: ``ws.extras`` key: ``ensure_indexes`` set the connection up for the lookup layout (the
+#: higher limits are only faster with its index-scan settings).
+_LOOKUPS = "realtime.lookups"
 #: DuckDB chooses an index scan only below these (defaults 2,048 rows and 0.1% of the
 #: table); in the lookup layout a batch's rows are fetched by index up to far more.
 LOOKUP_INDEX_SCAN_MAX_COUNT = 1_000_000
@@ -280,7 +283,7 @@ class Plan:
     timers_sql: str | None
     #: The scoped tables the queries read (``scoped_tables_read``).
     tables: tuple[str, ...] = ()
-    #: The tables are in the lookup layout (``lookups_prepared``).
+    #: The connection is set up for the lookup layout (``ensure_indexes``).
     prepared: bool = False
 
 
@@ -304,7 +307,8 @@ def plan_batch(ws: Workspace, ctx: Context, affected: list[str], as_of: datetime
             expr = compile_timers(timed, ws.catalog, ws.settings, tables, as_of)
             timers_sql = _cache(ctx, timers_key, str(ws.engine.backend.compile(expr)))
     return Plan(ids, affected, members_sql, timers_sql,
-                scoped_tables_read(members_sql, timers_sql), lookups_prepared(ws))  # fmt: skip
+                scoped_tables_read(members_sql, timers_sql),
+                bool(ws.extras.get(_LOOKUPS)))  # fmt: skip
 
 
 def run_plan(con: Any, ctx: Context, plan: Plan, timezone: str) -> tuple[pa.Table, pa.Table]:
@@ -371,6 +375,7 @@ def ensure_indexes(ws: Workspace) -> None:
         con.execute("SET force_compression = 'uncompressed'")
         con.execute(f"SET index_scan_max_count = {LOOKUP_INDEX_SCAN_MAX_COUNT:d}")
         con.execute(f"SET index_scan_percentage = {LOOKUP_INDEX_SCAN_PERCENTAGE!r}")
+        ws.extras[_LOOKUPS] = True
     for table, column in (
         ("events", "customer_id"),
         ("orders", "customer_id"),

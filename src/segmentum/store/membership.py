@@ -149,16 +149,13 @@ def apply_refresh(
         store.execute("DELETE FROM refresh_versions")
         store.executemany("INSERT INTO refresh_versions VALUES (?, ?)", sorted(versions.items()))
         _diff(store)
-        per_segment: dict[str, tuple[int, int]] = {}
-        for row in store.query(
-            f"SELECT segment, entered, count(*) AS n FROM {CHANGES} GROUP BY segment, entered"
-        ):
-            n_entered, n_exited = per_segment.get(row["segment"], (0, 0))
-            if row["entered"]:
-                n_entered = int(row["n"])
-            else:
-                n_exited = int(row["n"])
-            per_segment[row["segment"]] = (n_entered, n_exited)
+        per_segment = {
+            row["segment"]: (int(row["entered"]), int(row["exited"]))
+            for row in store.query(
+                "SELECT segment, count(*) FILTER (WHERE entered) AS entered, "
+                f"count(*) FILTER (WHERE NOT entered) AS exited FROM {CHANGES} GROUP BY segment"
+            )
+        }
         entered = sum(n for n, _ in per_segment.values())
         exited = sum(n for _, n in per_segment.values())
         # A statement that would write no row is not run: besides a scan, that avoids a DuckDB

@@ -91,6 +91,17 @@ def test_prepare_keeps_rows_and_indexes_and_stores_uncompressed(shop: Workspace)
     ]
     for table in ("events", "orders", "order_items", "customers"):
         assert _compressions(shop, table) == {"Uncompressed"}, table
+    # stored clustered by customer (order items by their order's customer)
+    con = shop.engine.backend.con
+    for table in ("events", "orders", "customers"):
+        ids = [row[0] for row in con.execute(
+            f"SELECT customer_id FROM {table} ORDER BY rowid").fetchall()]  # fmt: skip
+        assert ids == sorted(ids), table
+    owners = [row[0] for row in con.execute(
+        "SELECT o.customer_id FROM order_items i JOIN orders o ON o.order_id = i.order_id "
+        "ORDER BY i.rowid").fetchall()]  # fmt: skip
+    assert len(owners) == len(before["order_items"])
+    assert owners == sorted(owners)
     assert realtime.lookups_prepared(shop)
     key = realtime.LOOKUP_LAYOUT_KEY
     stored = shop.store.scalar("SELECT value FROM realtime_state WHERE key = ?", (key,))

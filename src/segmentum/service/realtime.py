@@ -14,7 +14,6 @@
 
 from __future__ import annotations
 
-import itertools
 import logging
 import re
 import threading
@@ -605,31 +604,14 @@ def _effective_times(ws: Workspace, ids: list[str], since: datetime) -> dict[str
     return {row["customer_id"]: row["at"] for row in rows if row["customer_id"] in wanted}
 
 
-@dataclass(eq=False)
-class _Commit:
-    """An intake commit whose customers are not all applied yet."""
-
-    at: datetime
-    waiting: set[str]
-
-
 class RealtimeProcessor:
-    """Collects the touched customers of intake commits and applies them in micro-batches:
-    everything waiting when the previous batch finishes is the next batch, up to
-    ``max_batch`` customers (oldest first; the rest wait for the next one). A commit's
-    latency is recorded when the last of its customers is applied.
+    """Collects the touched customers of intake commits and applies them in micro-batches
+    (everything waiting when the previous batch finishes is the next batch)."""
 
-    In the lookup layout the cap is ``PREPARED_SEMI_JOIN_FROM``: a larger batch would leave
-    the index lookups for scans of whole tables, which made it slower per customer (a batch
-    of ~4,700 took ~1.7 s) and the next batch larger still."""
-
-    def __init__(
-        self, locked: Locked, max_latencies: int = 200_000, max_batch: int | None = None
-    ) -> None:
+    def __init__(self, locked: Locked, max_latencies: int = 200_000) -> None:
         self._locked = locked
         self._pending: dict[str, Touch] = {}
-        self._commits: list[_Commit] = []
-        self.max_batch = max_batch
+        self._committed: list[datetime] = []
         self._lock = threading.Lock()
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -647,8 +629,6 @@ class RealtimeProcessor:
         from segmentum.service.intake import on_committed
 
         ensure_indexes(ws)
-        if self.max_batch is None and ws.extras.get(_LOOKUPS):
-            self.max_batch = PREPARED_SEMI_JOIN_FROM
         self._unsubscribe = on_committed(ws, self.submit)
         # DuckDB: the micro-batches' reads run on a cursor of their own, outside the lock
         self._cursor = ws.engine.backend.con.cursor() if _fast(ws) else None
@@ -681,61 +661,33 @@ class RealtimeProcessor:
                         touch.event_types |= set(committed.event_types)
             for cid in committed.created_customers:
                 self._pending.setdefault(cid, Touch()).tables.add("customers")
-            self._commits.append(_Commit(committed.committed_at, set(committed.customers)))
+            self._committed.append(committed.committed_at)
         self._wake.set()
-
-    def _take(self) -> tuple[dict[str, Touch], int, datetime | None]:
-        """The next batch (oldest customers first), how many commits were queued when it was
-        taken, and the oldest of those commits' instants."""
-        with self._lock:
-            if self.max_batch is None or len(self._pending) <= self.max_batch:
-                batch, self._pending = self._pending, {}
-            else:
-                ids = list(itertools.islice(self._pending, self.max_batch))
-                batch = {cid: self._pending.pop(cid) for cid in ids}
-            if self._pending:
-                self._wake.set()  # the rest is the next batch, without waiting
-            oldest = min((c.at for c in self._commits), default=None)
-            return batch, len(self._commits), oldest
-
-    def _applied(
-        self, batch: Mapping[str, Touch], queued: int, done: datetime, record: bool = True
-    ) -> None:
-        """Record the latency of every commit (among the ``queued`` first: the batch read a
-        snapshot taken after those only) now fully applied; ``record`` False (a failed
-        batch, not retried) forgets them without a latency."""
-        with self._lock:
-            finished = []
-            for commit in self._commits[:queued]:
-                commit.waiting.difference_update(batch)
-                if not commit.waiting:
-                    finished.append(commit)
-            for commit in finished:
-                self._commits.remove(commit)
-                if record:
-                    self.latencies.append((done - _aware(commit.at)).total_seconds())
-            if len(self.latencies) > self.max_latencies:
-                del self.latencies[: len(self.latencies) - self.max_latencies]
 
     def _run(self) -> None:
         while not self._stop.is_set():
             self._wake.wait(0.5)
             self._wake.clear()
-            batch, queued, oldest = self._take()
-            if not batch:
+            with self._lock:
+                pending, self._pending = self._pending, {}
+                committed, self._committed = self._committed, []
+            if not pending:
                 continue
             try:
-                since = oldest - timedelta(seconds=5) if oldest else None
-                report = apply_unlocked(self._locked, batch, self._cursor, since)
+                since = min(committed) - timedelta(seconds=5) if committed else None
+                report = apply_unlocked(self._locked, pending, self._cursor, since)
             except Exception as error:  # keep serving; the next full refresh repairs
                 log.exception("a real-time micro-batch failed")
                 self.error = f"{type(error).__name__}: {error}"
-                self._applied(batch, queued, now_utc(), record=False)
                 continue
+            done = now_utc()
             self.batches += 1
             self.customers += report.customers
             self.changes += report.entered + report.exited
-            self._applied(batch, queued, now_utc())
+            for at in committed:
+                self.latencies.append((done - _aware(at)).total_seconds())
+            if len(self.latencies) > self.max_latencies:
+                del self.latencies[: len(self.latencies) - self.max_latencies]
 
     def stats(self) -> dict[str, Any]:
         values = sorted(self.latencies)

@@ -178,8 +178,10 @@ ITEM_LOOKUPS_UP_TO = 2_000
 #: (4,000 customers' events: 0.22 s by lookups, 0.8 s by a semi-join scan; the order items
 #: of 20k orders 0.62 s by lookups, 0.76 s by a scan; of 80k orders 1.19 s and 0.71 s).
 #: Through HTTP at 16 clients, 3,000 / 20,000 gave a better tail than 20,000 / 40,000
-#: (commit → visible p99 6.0–6.4 s against 8.1–8.9 s; docs/realtime.md).
-PREPARED_SEMI_JOIN_FROM = 3_000
+#: (commit → visible p99 6.0–6.4 s against 8.1–8.9 s). With the rows clustered by customer,
+#: 6,000 customers: a batch of 4,700 in 648 ms against 770 ms by scans (equal at 9,000),
+#: and 3,114–3,180 events/s through HTTP against 2,706–2,775 (docs/realtime.md).
+PREPARED_SEMI_JOIN_FROM = 6_000
 PREPARED_ITEM_LOOKUPS_UP_TO = 20_000
 #: realtime_state key recording that the lookup layout was prepared.
 LOOKUP_LAYOUT_KEY = "lookup_layout"

@@ -430,6 +430,9 @@ class IngestOutcome:
 _counter = itertools.count()
 #: Ids looked up per statement (bound values, few enough for DuckDB's index lookups).
 LOOKUP_CHUNK = 2_000
+#: A group's rows are matched with the stored ones by key lookups up to this many keys, when
+#: the key is indexed (``ingest.merge``; the server indexes events.event_id).
+KEY_LOOKUPS_UP_TO = 5_000
 
 
 def _stage(con: Any, name: str, rows: Sequence[tuple[int, dict[str, Cell]]]) -> Staged:
@@ -578,7 +581,8 @@ def ingest_messages(
                         f"CREATE OR REPLACE TEMP VIEW {incoming} AS SELECT {selected} FROM "
                         f"{typed} t WHERE t.__row IN (SELECT __row FROM {pick})"
                     )
-                    merge(con, table, incoming, names, f"{prefix}_{table_name}_work")
+                    merge(con, table, incoming, names, f"{prefix}_{table_name}_work",
+                          key_lookups_up_to=KEY_LOOKUPS_UP_TO)  # fmt: skip
                     _drop_temps(con, [f"{prefix}_{table_name}_work"], views=[incoming])
                 finally:
                     con.unregister(pick)

@@ -5,24 +5,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-import pyarrow as pa
-
 from segmentum.service import realtime
 from segmentum.service.workspace import Workspace
 from segmentum.store import timers as timer_store
-
-T1 = datetime(2026, 5, 1, 22, 0)
-T2 = datetime(2026, 5, 2, 22, 0)
-T3 = datetime(2026, 6, 1, 22, 0)
-
-
-def _timers(rows: dict[str, datetime]) -> pa.Table:
-    return pa.table(
-        {
-            "customer_id": pa.array(list(rows), pa.string()),
-            "next_flip_at": pa.array(list(rows.values()), pa.timestamp("us")),
-        }
-    )
+from tests.store.timer_rows import T1, T2, T3, timer_table
 
 
 def _stored(ws: Workspace) -> dict[str, tuple[datetime, int]]:
@@ -31,12 +17,12 @@ def _stored(ws: Workspace) -> dict[str, tuple[datetime, int]]:
 
 
 def test_a_scoped_timer_write_rewrites_only_what_changed(workspace: Workspace) -> None:
-    timer_store.replace_timers(workspace.store, _timers({"a": T1, "b": T1, "c": T1}), None)
+    timer_store.replace_timers(workspace.store, timer_table({"a": T1, "b": T1, "c": T1}), None)
     before = _stored(workspace)
 
     # a keeps its timer, b's moves, c is not in the scope, d is new, e had none and has none
     timer_store.replace_timers(
-        workspace.store, _timers({"a": T1, "b": T2, "d": T3}), ["a", "b", "d", "e"]
+        workspace.store, timer_table({"a": T1, "b": T2, "d": T3}), ["a", "b", "d", "e"]
     )
 
     after = _stored(workspace)
@@ -47,34 +33,34 @@ def test_a_scoped_timer_write_rewrites_only_what_changed(workspace: Workspace) -
 
 
 def test_a_scoped_timer_write_removes_timers_that_are_gone(workspace: Workspace) -> None:
-    timer_store.replace_timers(workspace.store, _timers({"a": T1, "b": T2}), None)
+    timer_store.replace_timers(workspace.store, timer_table({"a": T1, "b": T2}), None)
 
-    timer_store.replace_timers(workspace.store, _timers({}), ["a"])
+    timer_store.replace_timers(workspace.store, timer_table({}), ["a"])
 
     assert {cid: at for cid, (at, _) in _stored(workspace).items()} == {"b": T2}
 
 
 def test_a_full_rebuild_rewrites_only_what_changed(workspace: Workspace) -> None:
-    timer_store.replace_timers(workspace.store, _timers({"a": T1, "b": T1, "c": T1}), None)
+    timer_store.replace_timers(workspace.store, timer_table({"a": T1, "b": T1, "c": T1}), None)
     before = _stored(workspace)
 
     # a keeps its timer, b's moves, c has none any more, d is new
-    timer_store.replace_timers(workspace.store, _timers({"a": T1, "b": T2, "d": T3}), None)
+    timer_store.replace_timers(workspace.store, timer_table({"a": T1, "b": T2, "d": T3}), None)
 
     after = _stored(workspace)
     assert {cid: at for cid, (at, _) in after.items()} == {"a": T1, "b": T2, "d": T3}
     assert after["a"][1] == before["a"][1]  # the same row: not deleted and inserted again
     assert after["b"][1] != before["b"][1]
 
-    timer_store.replace_timers(workspace.store, _timers({}), None)
+    timer_store.replace_timers(workspace.store, timer_table({}), None)
     assert _stored(workspace) == {}
 
 
 def test_a_large_scope_replaces_its_timers_in_one_pass(workspace: Workspace) -> None:
-    scope = [f"c{n:05d}" for n in range(timer_store.LOOKUPS_UP_TO + 1)]
-    timer_store.replace_timers(workspace.store, _timers(dict.fromkeys(scope, T1)), None)
+    scope = [f"c{n:05d}" for n in range(2_000 + 1)]
+    timer_store.replace_timers(workspace.store, timer_table(dict.fromkeys(scope, T1)), None)
 
-    timer_store.replace_timers(workspace.store, _timers({scope[0]: T2}), scope)
+    timer_store.replace_timers(workspace.store, timer_table({scope[0]: T2}), scope)
 
     assert {cid: at for cid, (at, _) in _stored(workspace).items()} == {scope[0]: T2}
 

@@ -8,26 +8,13 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import pyarrow as pa
 import pytest
 
 from segmentum.engine.connection import EngineKind, connect
 from segmentum.store import timers as timer_store
 from segmentum.store.database import AppStore, open_store
 from segmentum.store.migrations import MIGRATIONS, OnlyOn, migrate
-
-T1 = datetime(2026, 5, 1, 22, 0)
-T2 = datetime(2026, 5, 2, 22, 0)
-T3 = datetime(2026, 6, 1, 22, 0)
-
-
-def _timers(rows: dict[str, datetime]) -> pa.Table:
-    return pa.table(
-        {
-            "customer_id": pa.array(list(rows), pa.string()),
-            "next_flip_at": pa.array(list(rows.values()), pa.timestamp("us")),
-        }
-    )
+from tests.store.timer_rows import T1, T2, T3, timer_table
 
 
 def _duckdb_store(tmp_path: Path, engine_factory: Callable[..., Any]) -> AppStore:
@@ -71,15 +58,15 @@ WRITES: list[tuple[str, list[Write], dict[str, datetime]]] = [
         {"c": T1},
     ),
     (
-        "a large scope (joined, not bound) after a rebuild",
+        "a scope of 2,005 customers after a rebuild",
         [
-            ({f"c{n:05d}": T1 for n in range(timer_store.LOOKUPS_UP_TO + 5)}, None),
+            ({f"c{n:05d}": T1 for n in range(2_005)}, None),
             (
-                {f"c{n:05d}": T2 for n in range(0, timer_store.LOOKUPS_UP_TO + 5, 2)},
-                [f"c{n:05d}" for n in range(timer_store.LOOKUPS_UP_TO + 5)],
+                {f"c{n:05d}": T2 for n in range(0, 2_005, 2)},
+                [f"c{n:05d}" for n in range(2_005)],
             ),
         ],
-        {f"c{n:05d}": T2 for n in range(0, timer_store.LOOKUPS_UP_TO + 5, 2)},
+        {f"c{n:05d}": T2 for n in range(0, 2_005, 2)},
     ),
 ]
 
@@ -95,7 +82,7 @@ def test_every_write_sequence_keeps_one_timer_per_customer(
 ) -> None:
     store = make_store(tmp_path, engine_factory)
     for timers, scope in writes:
-        timer_store.replace_timers(store, _timers(timers), scope)
+        timer_store.replace_timers(store, timer_table(timers), scope)
 
     rows = store.query("SELECT customer_id, next_flip_at FROM realtime_timers")
     assert len(rows) == len(expected)

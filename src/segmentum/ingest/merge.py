@@ -54,9 +54,11 @@ def _stored_side(
     target = q(table.name)
     if not key_lookups_up_to or len(table.key) != 1:
         return target, []
+    if not _key_indexed(con, table.name, table.key[0]):
+        return target, []
     key = q(table.key[0])
     keys = [row[0] for row in con.execute(f"SELECT DISTINCT {key} FROM {incoming}").fetchall()]
-    if not keys or len(keys) > key_lookups_up_to or not _key_indexed(con, table.name, table.key[0]):
+    if not keys or len(keys) > key_lookups_up_to:
         return target, []
     found = [
         row[0]

@@ -45,16 +45,6 @@ class LayoutReport:
     bytes_before: int
     bytes_after: int
 
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "tables": [
-                {"table": t.table, "rows": t.rows, "seconds": round(t.seconds, 2)}
-                for t in self.tables
-            ],
-            "bytes_before": self.bytes_before,
-            "bytes_after": self.bytes_after,
-        }
-
 
 def _database_bytes(con: Any) -> int:
     row = con.execute("SELECT total_blocks * block_size FROM pragma_database_size()").fetchone()
@@ -76,12 +66,12 @@ def _clustered(table: str, columns: set[str], present: set[str]) -> str:
     return f"SELECT * FROM {copy}"
 
 
-def _rewrite(con: Any, table: str, present: set[str]) -> int:
+def _rewrite(con: Any, quote: Callable[[str], str], table: str, present: set[str]) -> int:
     """Rewrite one table in place, in one transaction: its rows are written again, clustered
     (``_clustered``), under the connection's ``force_compression`` (uncompressed) at the
     checkpoint that follows. Its indexes are dropped first and created again after (an ART
     index would be updated row by row)."""
-    quoted = '"' + table.replace('"', '""') + '"'
+    quoted = quote(table)
     columns = {
         str(row[0])
         for row in con.execute(
@@ -96,7 +86,7 @@ def _rewrite(con: Any, table: str, present: set[str]) -> int:
         [table],
     ).fetchall()
     for name, _ in indexes:
-        con.execute('DROP INDEX "' + str(name).replace('"', '""') + '"')
+        con.execute(f"DROP INDEX {quote(str(name))}")
     con.execute("BEGIN TRANSACTION")
     try:
         con.execute(f"CREATE TEMP TABLE __lookup_layout_copy AS SELECT * FROM {quoted}")
@@ -139,7 +129,7 @@ def prepare(ws: Workspace, progress: Callable[[str], None] | None = None) -> Lay
             if progress is not None:
                 progress(table)
             started = time.perf_counter()
-            rows = _rewrite(con, table, present)
+            rows = _rewrite(con, ws.engine.quote, table, present)
             done.append(TableRewrite(table, rows, time.perf_counter() - started))
     finally:
         con.execute("RESET force_compression")

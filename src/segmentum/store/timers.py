@@ -4,6 +4,8 @@ ranking boundaries, in the app store (naive UTC instants)."""
 from __future__ import annotations
 
 import itertools
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
@@ -42,46 +44,40 @@ def replace_timers(store: AppStore, timers: pa.Table, scope: list[str] | None) -
         insert_arrow(store, "realtime_timers", timers, TIMER_SCHEMA.names)
 
 
-#: Up to this many customers are looked up (or deleted) as bound values (PostgreSQL: through
-#: the primary key's index; DuckDB: one filtered scan); more go through one join with an Arrow
-#: table of their ids.
-LOOKUPS_UP_TO = 2_000
+@contextmanager
+def _registered(store: AppStore, table: pa.Table) -> Iterator[str]:
+    """DuckDB: ``table`` as a view of the store's connection, for the statements inside."""
+    view = f"timer_rows_{next(_views)}"
+    store.connection.register(view, table)
+    try:
+        yield view
+    finally:
+        store.connection.unregister(view)
 
 
-def _marks(values: list[str]) -> str:
-    return ", ".join("?" * len(values))
+def _ids(ids: list[str]) -> pa.Table:
+    return pa.table({"customer_id": pa.array(ids, pa.string())})
 
 
 def _current(store: AppStore, scope: list[str]) -> dict[str, datetime]:
-    if len(scope) <= LOOKUPS_UP_TO:
-        rows = store.query(
-            f"SELECT customer_id, next_flip_at FROM realtime_timers "
-            f"WHERE customer_id IN ({_marks(scope)})",
-            scope,
-        )
-        return {row["customer_id"]: row["next_flip_at"] for row in rows}
-    view = f"timer_scope_{next(_views)}"
-    store.connection.register(view, pa.table({"customer_id": pa.array(scope, pa.string())}))
-    try:
+    """DuckDB: the stored timers of ``scope``, by one join (the table has no index for
+    bound-value lookups to use: 1,500 customers 12 ms joined against 17 ms bound)."""
+    with _registered(store, _ids(scope)) as view:
         rows = store.query(
             f"SELECT t.customer_id, t.next_flip_at FROM realtime_timers t JOIN {view} v "
             "ON v.customer_id = t.customer_id"
         )
-    finally:
-        store.connection.unregister(view)
     return {row["customer_id"]: row["next_flip_at"] for row in rows}
 
 
 def _write_changed(store: AppStore, timers: pa.Table, scope: list[str]) -> pa.Table:
-    """Delete the scope's timers that changed or are gone; the new ones to insert."""
+    """DuckDB: delete the scope's timers that changed or are gone; the new ones to insert."""
     current = _current(store, scope)
     wanted = dict(zip(timers.column("customer_id").to_pylist(),
                       timers.column("next_flip_at").to_pylist(), strict=True))  # fmt: skip
     stale = [cid for cid, at in current.items() if wanted.get(cid) != at]
-    if len(stale) > LOOKUPS_UP_TO:
+    if stale:
         _delete_scope(store, stale)
-    elif stale:
-        store.execute(f"DELETE FROM realtime_timers WHERE customer_id IN ({_marks(stale)})", stale)
     keep = pa.array([current.get(cid) != at for cid, at in wanted.items()], pa.bool_())
     return timers.filter(keep)
 
@@ -92,9 +88,7 @@ def _replace_changed(store: AppStore, timers: pa.Table) -> None:
     the next most customers keep their timer, so most rows are neither deleted nor written
     again (with the former keyed table, a DELETE of all 193k rows and their re-insert took
     ~8 s at 200k customers)."""
-    view = f"timer_all_{next(_views)}"
-    store.connection.register(view, timers)
-    try:
+    with _registered(store, timers) as view:
         store.execute(
             f"DELETE FROM realtime_timers t WHERE NOT EXISTS (SELECT 1 FROM {view} v "
             "WHERE v.customer_id = t.customer_id AND v.next_flip_at = t.next_flip_at)"
@@ -104,20 +98,14 @@ def _replace_changed(store: AppStore, timers: pa.Table) -> None:
             f"SELECT v.customer_id, v.next_flip_at FROM {view} v WHERE NOT EXISTS "
             "(SELECT 1 FROM realtime_timers t WHERE t.customer_id = v.customer_id)"
         )
-    finally:
-        store.connection.unregister(view)
 
 
 def _delete_scope(store: AppStore, scope: list[str]) -> None:
     if store.kind is EngineKind.DUCKDB:
-        view = f"timer_scope_{next(_views)}"
-        store.connection.register(view, pa.table({"customer_id": pa.array(scope, pa.string())}))
-        try:
+        with _registered(store, _ids(scope)) as view:
             store.execute(
                 f"DELETE FROM realtime_timers WHERE customer_id IN (SELECT customer_id FROM {view})"
             )
-        finally:
-            store.connection.unregister(view)
         return
     store.executemany("DELETE FROM realtime_timers WHERE customer_id = ?", [(c,) for c in scope])
 

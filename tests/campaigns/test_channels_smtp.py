@@ -83,6 +83,11 @@ def test_sends_multipart_with_exact_headers(smtp_server: SmtpServer) -> None:
     token = unsubscribe_token(SECRET, "cust-7", "email", "camp-1")
     headers = {key: str(value) for key, value in message.items()}
     assert headers.pop("Content-Type").startswith('multipart/alternative; boundary="')
+    # on the wire as written (RFC 2369/8058 URIs, never RFC 2047 encoded words), a URI a line
+    assert (
+        f"List-Unsubscribe: <https://shop.example/unsubscribe?token={token}>,\r\n"
+        " <mailto:unsubscribe@shop.example?subject=unsubscribe%20cust-7>\r\n"
+    ).encode() in raw
     assert headers == {
         "From": "Shop <news@shop.example>",
         "To": "jana@example.cz",
@@ -139,6 +144,18 @@ def test_text_only_and_given_unsubscribe_header(smtp_server: SmtpServer) -> None
     assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     assert message["Reply-To"] == "care@shop.example"
     assert message["X-Campaign"] == "camp-1"
+
+
+def test_a_given_unsubscribe_header_cannot_add_header_lines(smtp_server: SmtpServer) -> None:
+    channel = SmtpChannel({**config(smtp_server), "unsubscribe_url": None}, environ=ENV)
+    injected = "<https://shop.example/u/abc>\r\nBcc: everyone@example.com"
+    result = channel.send(email(headers={"List-Unsubscribe": injected}))
+    channel.close()
+    assert (result.status, result.error) == (
+        "permanent_failure",
+        "invalid message: List-Unsubscribe must be one line",
+    )
+    assert smtp_server.recorder.messages == []
 
 
 def test_resend_has_the_same_message_id(smtp_server: SmtpServer) -> None:

@@ -13,8 +13,10 @@ import pytest
 
 from segmentum.campaigns.channels.base import messages_from_table, send_many, send_table
 from segmentum.campaigns.channels.outbox import OutboxChannel
+from segmentum.campaigns.policy import REFUSED_SCHEMA
 from segmentum.campaigns.worker import Deliverer
 from segmentum.service import campaigns as service
+from segmentum.service.consent import delivery_refusals
 from segmentum.service.workspace import Workspace
 from tests.campaigns.campaign_fixtures import (
     customer,
@@ -143,7 +145,8 @@ def test_any_batch_size_delivers_the_same_messages_once_in_ledger_order(
 
 
 def test_claims_walk_the_gaps_in_rowid_order(sparse: Workspace) -> None:
-    deliverer = Deliverer(store=sparse.store, channels={}, worker_id="w1", batch_size=2)
+    deliverer = Deliverer(store=sparse.store, channels={}, worker_id="w1", batch_size=2,
+                          refusals=delivery_refusals(sparse))  # fmt: skip
     claimed = []
     for _ in range(4):
         claim = deliverer.claimer.claim(NOW, 2)
@@ -155,7 +158,8 @@ def test_claims_walk_the_gaps_in_rowid_order(sparse: Workspace) -> None:
 def test_a_worker_dying_with_a_claim_is_resumed_without_sending_twice(
     sparse: Workspace, tmp_path: Path
 ) -> None:
-    crashed = Deliverer(store=sparse.store, channels={}, worker_id="crashed", batch_size=3)
+    crashed = Deliverer(store=sparse.store, channels={}, worker_id="crashed", batch_size=3,
+                        refusals=delivery_refusals(sparse))  # fmt: skip
     crashed.deliver_once()  # 3 rows claimed and answered "no channel": failed, not sent
     crashed.claimer.claim(NOW, 3)  # the next 3 claimed (committed), then the process dies
     held = sparse.store.query(
@@ -177,6 +181,10 @@ def test_a_worker_dying_with_a_claim_is_resumed_without_sending_twice(
     ]  # fmt: skip
 
 
+def recheck_nothing(claimed: pa.Table) -> pa.Table:
+    return REFUSED_SCHEMA.empty_table()  # the message table alone is under test here
+
+
 def test_the_sender_id_is_the_country_s_then_the_default(tmp_path: Path) -> None:
     rows = pa.table(
         {
@@ -196,7 +204,8 @@ def test_the_sender_id_is_the_country_s_then_the_default(tmp_path: Path) -> None
         }
     )
     senders = {"": "SHOP", "SK": "SHOP-SK", "PL": None}  # PL listed without a sender id
-    deliverer = Deliverer(store=None, channels={}, worker_id="w", sender_ids=senders)  # type: ignore[arg-type]
+    deliverer = Deliverer(store=None, channels={}, worker_id="w", sender_ids=senders,  # type: ignore[arg-type]
+                          refusals=recheck_nothing)  # fmt: skip
     batch = deliverer._message_table(rows)
     assert batch.column("sender_id").to_pylist() == ["SHOP-SK", "SHOP", "SHOP", None]
     assert batch.column("body").to_pylist() == ["a", "b", "c", ""]

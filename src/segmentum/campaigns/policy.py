@@ -1,4 +1,5 @@
-"""The policy gate: the one function every send path calls (campaigns, test sends, automations).
+"""The policy gate: the one function every send path calls (campaigns, test sends, automations),
+and its consent rules again at delivery (``recheck``, which the worker calls on every claim).
 
 ``gate`` decides in bulk over Arrow tables inside an in-process DuckDB: consent (the
 customer's newest ``subscriptions`` row for the channel must be ``opted_in``; no row means no
@@ -111,6 +112,65 @@ def _quiet_times(pairs: pa.Table, policy: Policy) -> pa.Table:
     return pairs.append_column("send_at", pa.array(send_at, pa.timestamp("us")))
 
 
+#: The newest consent row per customer and channel (the gate's ``subs`` relation).
+_CONSENT = """WITH consent AS (
+    SELECT customer_id, channel, arg_max(status, changed_at) AS status
+    FROM subs GROUP BY customer_id, channel
+)"""
+
+
+def _refusal(require_consent: bool) -> str:
+    """The ``WHEN`` arms refusing a message ``c`` (joined with its ``consent`` row ``s``):
+    no address, no consent (newest row not ``opted_in``), a suppressed address."""
+    require = "TRUE" if require_consent else "FALSE"
+    return f"""WHEN c.recipient IS NULL OR trim(c.recipient) = '' THEN 'no_address'
+        WHEN {require} AND coalesce(s.status, '') <> 'opted_in' THEN 'no_consent'
+        WHEN EXISTS (SELECT 1 FROM supp p WHERE p.channel = c.channel
+            AND p.address_hash = sha256(lower(trim(c.recipient)))) THEN 'suppressed'"""
+
+
+#: What ``recheck`` needs of each claimed message.
+CLAIMED_SCHEMA = pa.schema(
+    [
+        ("message_key", pa.string()),
+        ("customer_id", pa.string()),
+        ("channel", pa.string()),
+        ("recipient", pa.string()),
+    ]
+)
+REFUSED_SCHEMA = pa.schema([("message_key", pa.string()), ("reason", pa.string())])
+
+
+def recheck(
+    claimed: pa.Table, subscriptions: pa.Table | None, suppressions: pa.Table | None
+) -> pa.Table:
+    """The claimed messages that may no longer go out, with the reason (``no_address``,
+    ``no_consent``, ``suppressed``): the gate's own consent and suppression rules, applied
+    again at delivery, so an opt-out, a STOP reply, a hard bounce or an erasure that comes
+    after a message was planned (and while it waits for quiet hours or a retry) stops it."""
+    rows = _conform(claimed, CLAIMED_SCHEMA)
+    if rows.num_rows == 0:
+        return REFUSED_SCHEMA.empty_table()
+    con = duckdb.connect()
+    try:
+        con.register("c_rows", rows)
+        con.register("subs", _conform(subscriptions, SUBSCRIPTIONS_SCHEMA))
+        con.register("supp", _conform(suppressions, SUPPRESSION_SCHEMA))
+        refused = con.execute(
+            f"""
+            {_CONSENT}
+            SELECT message_key, reason FROM (
+                SELECT c.message_key, CASE {_refusal(True)} END AS reason
+                FROM c_rows c LEFT JOIN consent s
+                    ON s.customer_id = c.customer_id AND s.channel = c.channel
+            ) WHERE reason IS NOT NULL ORDER BY message_key
+            """
+        ).fetch_arrow_table()
+    finally:
+        con.close()
+    return refused.cast(REFUSED_SCHEMA)
+
+
 def gate(
     candidates: pa.Table,
     subscriptions: pa.Table | None,
@@ -135,20 +195,13 @@ def gate(
         con.register("subs", subs)
         con.register("supp", supp)
         con.register("rec", rec)
-        require = "TRUE" if policy.require_consent else "FALSE"
         con.execute(
             f"""
             CREATE TEMP TABLE checked AS
-            WITH consent AS (
-                SELECT customer_id, channel, arg_max(status, changed_at) AS status
-                FROM subs GROUP BY customer_id, channel
-            )
+            {_CONSENT}
             SELECT c.*,
                 CASE
-                    WHEN c.recipient IS NULL OR trim(c.recipient) = '' THEN 'no_address'
-                    WHEN {require} AND coalesce(s.status, '') <> 'opted_in' THEN 'no_consent'
-                    WHEN EXISTS (SELECT 1 FROM supp p WHERE p.channel = c.channel
-                        AND p.address_hash = sha256(lower(trim(c.recipient)))) THEN 'suppressed'
+                    {_refusal(policy.require_consent)}
                     WHEN coalesce(c.holdout_pct, 0) > 0 AND CAST('0x' || substr(md5(
                         c.holdout_seed || ':' || c.customer_id), 1, 8) AS UBIGINT) % 100
                         < c.holdout_pct THEN 'held_out'

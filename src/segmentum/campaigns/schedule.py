@@ -100,3 +100,8 @@ def recurring_days(
 def earliest_instant(day: date, at: time) -> datetime:
     """The first instant at which ``at`` on ``day`` occurs in any zone (UTC+14)."""
     return datetime.combine(day, at, tzinfo=UTC) - timedelta(hours=14)
+
+
+def latest_instant(day: date, at: time) -> datetime:
+    """The last instant at which ``at`` on ``day`` occurs in any zone (UTC-12)."""
+    return datetime.combine(day, at, tzinfo=UTC) + timedelta(hours=12)

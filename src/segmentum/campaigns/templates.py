@@ -14,7 +14,10 @@ renders 50 MB), so this module adds:
 * a capped `range`, a per-render budget of loop iterations (every ``for`` is wrapped at
   compile time), no ``recursive`` loops, and a wall-clock deadline checked on every call,
   iteration and output chunk;
-* an output cap per part (bytes of UTF-8), checked while the output streams;
+* an output cap per part (bytes of UTF-8), checked while the output streams, and the value
+  cap on every captured block (``{% set x %}…{% endset %}``, a macro's or ``caller()``'s
+  output, a ``{% filter %}`` block), counted piece by piece as the block's buffer fills, so
+  memory stays bounded however the output is assembled;
 * an allow-list of filters: no `center`, `indent`, `wordwrap`, `format`, `batch`, `slice`,
   `tojson`, `pprint`, `xmlattr`, `urlize`, `random`; no `lipsum`.
 
@@ -43,6 +46,7 @@ from typing import Any, Literal
 import jinja2
 import pyarrow as pa
 from jinja2 import nodes
+from jinja2.compiler import CodeGenerator, Frame
 from jinja2.exceptions import SecurityError
 from jinja2.meta import find_undeclared_variables
 from jinja2.runtime import Context
@@ -217,6 +221,52 @@ def _check_size(value: Any, what: str) -> Any:
     return value
 
 
+def _text(value: Any, html: bool) -> str:
+    """A piece of output as text: strings as they are; other values (a ``{% filter %}`` block's
+    result such as ``wordcount``'s number) size-checked and converted, escaped in HTML parts."""
+    if isinstance(value, str):
+        return value
+    if value is None:
+        raise TemplateError("a block's result is empty (null)")
+    if isinstance(value, jinja2.Undefined):
+        str(value)  # StrictUndefined raises
+    _check_size(value, "a block's result")
+    return escape(value) if html else str(value)
+
+
+class _Captured(list[str]):
+    """The buffer of a captured block (set block, macro, ``caller()``, filter block). Every
+    piece is converted to text and counted as it is added, so the block is refused before its
+    pieces (or their join) outgrow ``max_value_size``."""
+
+    def __init__(self, html: bool) -> None:
+        super().__init__()
+        self._html = html
+        self._size = 0
+        self._limit = _budget().limits.max_value_size
+
+    def append(self, piece: Any) -> None:
+        text = _text(piece, self._html)
+        self._size += len(text)
+        if self._size > self._limit:
+            raise TemplateLimitError(
+                f"a set, macro, call or filter block would exceed {self._limit} characters"
+            )
+        super().append(text)
+
+    def extend(self, pieces: Iterable[Any]) -> None:
+        for piece in pieces:
+            self.append(piece)
+
+
+class _CodeGenerator(CodeGenerator):
+    """Jinja's code generator with every block buffer a `_Captured` instead of a list."""
+
+    def buffer(self, frame: Frame) -> None:
+        frame.buffer = self.temporary_identifier()
+        self.writeline(f"{frame.buffer} = environment.captured()")
+
+
 # --- the sandbox ------------------------------------------------------------------------------
 
 #: Methods of built-in values (str, numbers, dates, lists, dicts) that a template may call;
@@ -275,6 +325,19 @@ _BUILTIN_METHODS = (types.BuiltinMethodType, types.MethodWrapperType, types.Meth
 
 class _Sandbox(ImmutableSandboxedEnvironment):
     intercepted_binops = frozenset({"+", "*", "**", "%"})
+    code_generator_class = _CodeGenerator
+
+    def captured(self) -> _Captured:
+        """A new block buffer (called by the generated code)."""
+        return _Captured(html=bool(self.autoescape))
+
+    def concat(self, pieces: Iterable[Any]) -> str:
+        """Join block output under the value cap (Jinja's own is ``"".join``)."""
+        if not isinstance(pieces, _Captured):
+            captured = self.captured()
+            captured.extend(pieces)
+            pieces = captured
+        return "".join(pieces)
 
     def is_safe_attribute(self, obj: Any, attr: str, value: Any) -> bool:
         if not super().is_safe_attribute(obj, attr, value):
@@ -685,7 +748,8 @@ def _render_part(template: jinja2.Template, part: Part, context: Mapping[str, An
     chunks: list[str] = []
     size = 0
     try:
-        for chunk in template.generate(context):
+        for piece in template.generate(context):
+            chunk = _text(piece, part == "html")
             size += len(chunk) if chunk.isascii() else len(chunk.encode("utf-8"))
             if size > cap:
                 raise TemplateLimitError(f"output exceeds {cap} bytes")

@@ -2,6 +2,10 @@
 row's key as the idempotency key (a channel's `send_many` takes the whole batch), record the
 answers set-based.
 
+Consent is checked again for every claimed batch (``refusals``, the policy gate's rules over
+the current consent rows and suppression list): a message planned before an opt-out, a STOP
+reply, a hard bounce or an erasure is skipped with that reason instead of sent.
+
 Crash safety: a claim is committed (``sending``) before any provider call, and answers are
 recorded after the batch. A worker killed in between leaves rows in ``sending``; they are
 claimed again once their lease expires (at once on DuckDB, where a restarted worker is the
@@ -71,6 +75,10 @@ class Deliverer:
     store: AppStore
     channels: Mapping[str, Sender]
     worker_id: str
+    #: The consent check at delivery (``service.consent.delivery_refusals``: the policy
+    #: gate's consent and suppression rules over the current rows): the claimed messages
+    #: that may no longer go out, with the reason. Required, so no delivery path skips it.
+    refusals: Callable[[pa.Table], pa.Table]
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     lease_seconds: int = 120
     batch_size: int = 100
@@ -201,9 +209,19 @@ class Deliverer:
         """Claim and deliver one batch; the number of rows handled (0: nothing due)."""
         with self.guard():
             claim = self.claimer.claim(self.clock(), self.batch_size)
-        rows = claim.rows
-        if rows.num_rows == 0:
-            return 0
+            claimed = claim.rows
+            if claimed.num_rows == 0:
+                return 0
+            refused = self.refusals(
+                claimed.select(["message_key", "customer_id", "channel", "recipient"])
+            )
+            campaign_store.skip_refused(self.store, refused, self.clock())
+        rows = claimed
+        if refused.num_rows:
+            keys = refused.column("message_key")
+            rows = claimed.filter(pc.invert(pc.is_in(claimed.column("message_key"), keys)))
+            if rows.num_rows == 0:
+                return int(claimed.num_rows)
         parts = []
         channels = rows.column("channel")
         for channel_name in pc.unique(channels).to_pylist():
@@ -212,7 +230,7 @@ class Deliverer:
         results = pa.concat_tables(parts)
         with self.guard():
             record_answers(self.store, results, claim)
-        return int(rows.num_rows)
+        return int(claimed.num_rows)
 
 
 def _answers(rows: int, status: str, error: str) -> pa.Table:

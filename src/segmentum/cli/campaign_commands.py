@@ -21,6 +21,8 @@ SUMMARY_COLUMNS = (
     "skipped", "no_address", "no_consent", "suppressed", "frequency_cap", "budget",
     "render_error", "sms_segments", "cost",
 )  # fmt: skip
+PREVIEW_COLUMNS = ("segment", "variant", "customer_id", "language", "subject", "body", "error",
+                   "reason", "sms_segments")  # fmt: skip
 
 
 @app.command("create")
@@ -51,9 +53,7 @@ def preview(
 ) -> None:
     """Render sample recipients of each variant (and the generic share); nothing is sent."""
     rows = service.preview(workspace(ctx), campaign_id, sample)
-    columns = ("segment", "variant", "customer_id", "language", "subject", "body", "error",
-               "sms_segments")  # fmt: skip
-    emit(rows, columns, output)
+    emit(rows, PREVIEW_COLUMNS, output)
 
 
 @app.command("dry-run")

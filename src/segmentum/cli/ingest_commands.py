@@ -10,7 +10,7 @@ import typer
 from segmentum.cli.context import workspace
 from segmentum.cli.options import FormatOption
 from segmentum.cli.output import OutputFormat, emit_document, err_console
-from segmentum.service.intake import MAX_BATCH_MESSAGES, ingest_lines
+from segmentum.service.intake import MAX_BATCH_MESSAGES, check_encoding, ingest_lines
 
 
 def ingest(
@@ -22,23 +22,28 @@ def ingest(
     default_region: str | None = typer.Option(
         None, "--default-region", help="Phone region for national numbers in traits, e.g. CZ."
     ),
+    encoding: str = typer.Option(
+        "utf-8", "--encoding", help="The file's encoding, e.g. cp1251 (default UTF-8)."
+    ),
     output: OutputFormat = FormatOption,
 ) -> None:
     """Ingest identify / track / page / subscription messages, one JSON object per line (a
     line may also be a {"batch": [...]} body): the same mapping, validation, idempotency
     (messageId) and quarantine as POST /v1/batch. A message's receivedAt, when present, is its
-    receipt for the clock-skew correction."""
+    receipt for the clock-skew correction. A file that is not valid in --encoding stops before
+    anything is ingested (stdin: at the first bad line, after the lines before it)."""
     ws = workspace(ctx)
     if file == "-":
-        summary = ingest_lines(ws, sys.stdin, source="stdin", chunk=chunk,
-                               default_region=default_region)  # fmt: skip
+        summary = ingest_lines(ws, sys.stdin.buffer, source="stdin", chunk=chunk,
+                               default_region=default_region, encoding=encoding)  # fmt: skip
     else:
         path = Path(file)
         if not path.is_file():
             raise typer.BadParameter(f"no such file: {path}")
-        with path.open(encoding="utf-8") as handle:
+        check_encoding(path, encoding)
+        with path.open("rb") as handle:
             summary = ingest_lines(ws, handle, source=f"file:{path.name}", chunk=chunk,
-                                   default_region=default_region)  # fmt: skip
+                                   default_region=default_region, encoding=encoding)  # fmt: skip
     document = summary.as_dict()
     if output is OutputFormat.table:
         document.pop("rejected_messages")

@@ -1,4 +1,8 @@
-"""Writing listings: data to stdout as a table, CSV (header row) or a JSON array of objects."""
+"""Writing listings: data to stdout as a table, CSV (header row) or a JSON array of objects.
+
+Table cells and column names are Rich `Text`, never markup: a message body such as
+``Sleva [kód] 20 %`` prints as it is (a plain string cell would lose ``[kód]`` as a style tag).
+"""
 
 from __future__ import annotations
 
@@ -13,6 +17,7 @@ from typing import Any
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 #: Rich output meant for people (progress, summaries, warnings) goes to stderr.
 err_console = Console(stderr=True)
@@ -62,9 +67,9 @@ def emit(
     else:
         table = Table(title=title, show_lines=False)
         for column in columns:
-            table.add_column(column)
+            table.add_column(Text(column))
         for row in rows:
-            table.add_row(*(_cell(row.get(column)) for column in columns))
+            table.add_row(*(Text(_cell(row.get(column))) for column in columns))
         Console().print(table)
 
 

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
 
+import pyarrow as pa
 import typer
 
 from segmentum.cli.context import workspace
@@ -11,12 +16,20 @@ from segmentum.cli.options import AsOfOption, FormatOption, parse_day
 from segmentum.cli.output import OutputFormat, emit, emit_batches, emit_document, err_console
 from segmentum.service import library, membership
 from segmentum.service import segments as service
+from segmentum.service.clock import end_of_day, now_utc
+from segmentum.service.errors import ServiceError
 from segmentum.service.segments import DefinitionSource, InvalidDefinitionError
+from segmentum.service.workspace import Workspace
 
 app = typer.Typer(help="Define segments and look at who is in them.", no_args_is_help=True)
 
 WhereOption = typer.Option(None, "--where", "-w", help="Definition as a text expression.")
 FileOption = typer.Option(None, "--file", help="Definition as a YAML or JSON file.")
+NameArgument = typer.Argument(help="Segment name (segmentum segments list shows them).")
+
+#: The table format is for people: it shows at most this many members (and says so).
+TABLE_ROWS = 1000
+BATCH_ROWS = 50_000
 
 
 def _source(where: str | None, file: Path | None) -> DefinitionSource:
@@ -90,7 +103,7 @@ def list_(
 
 
 @app.command("show")
-def show(ctx: typer.Context, name: str, output: OutputFormat = FormatOption) -> None:
+def show(ctx: typer.Context, name: str = NameArgument, output: OutputFormat = FormatOption) -> None:
     """A segment's definition, text form and sentence."""
     emit_document(service.show_segment(workspace(ctx), name), output)
 
@@ -98,35 +111,127 @@ def show(ctx: typer.Context, name: str, output: OutputFormat = FormatOption) -> 
 @app.command("members")
 def members(
     ctx: typer.Context,
-    name: str,
+    name: str = NameArgument,
     as_of: str | None = AsOfOption,
     columns: str = typer.Option("", "--columns", help="Extra customer columns, comma-separated."),
     at: str | None = typer.Option(
-        None, "--at", help="Who was a member at the end of this past day, from the log."
+        None,
+        "--at",
+        help="Who was a member at the end of this day (today or earlier) in the workspace "
+        "timezone, from the membership log; customer ids only (no --columns, no --as-of).",
     ),
     output: OutputFormat = FormatOption,
 ) -> None:
-    """The customers in a segment now (evaluated), at --as-of, or at a past day (--at)."""
-    if at is not None:
-        day = parse_day(at)
-        assert day is not None
-        ids = membership.members_at(workspace(ctx), name, day)
-        emit([{"customer_id": cid} for cid in ids], ("customer_id",), output)
-        return
+    """The customers in a segment now (evaluated), at --as-of, or at a past day (--at).
+
+    CSV cells that look like spreadsheet formulas are neutralised (as in `export`); the table
+    shows the first 1,000 members (csv and json list all)."""
     chosen = tuple(c.strip() for c in columns.split(",") if c.strip())
+    if at is not None:
+        _members_at(workspace(ctx), name, at, as_of, chosen, output)
+        return
     table = service.members(workspace(ctx), name, parse_day(as_of), chosen)
     names = ("customer_id", *chosen)
-    if output is OutputFormat.table:
-        emit(table.limit(1000).to_pyarrow().to_pylist(), names, output)
+    _emit_members(table.to_pyarrow_batches(chunk_size=BATCH_ROWS), names, output)
+
+
+def _members_at(
+    ws: Workspace,
+    name: str,
+    at: str,
+    as_of: str | None,
+    columns: tuple[str, ...],
+    output: OutputFormat,
+) -> None:
+    """``members --at DAY``: the ids the membership log holds at the end of ``DAY``."""
+    if as_of is not None:
+        raise ServiceError(
+            "give --at DAY (members from the log) or --as-of DAY (evaluated now), not both"
+        )
+    if columns:
+        raise ServiceError(
+            "--columns cannot be used with --at: the membership log holds customer ids only"
+        )
+    day = parse_day(at)
+    assert day is not None
+    timezone = ws.settings.timezone
+    today = now_utc().astimezone(ZoneInfo(timezone)).date()
+    if day > today:
+        raise ServiceError(
+            f"--at {day.isoformat()} is in the future (today is {today.isoformat()} in "
+            f"{timezone}): the membership log knows only the past"
+        )
+    ids = membership.members_at(ws, name, day)
+    if not ids:
+        _note_empty_log(ws, name, day)
+    rows = pa.table({"customer_id": pa.array(ids, type=pa.string())})
+    _emit_members(rows.to_batches(max_chunksize=BATCH_ROWS), ("customer_id",), output)
+
+
+def _note_empty_log(ws: Workspace, name: str, day: date) -> None:
+    """Say on stderr when the segment's log has no entry at or before the end of ``day``: the
+    empty list may then mean "not refreshed by then" rather than "no members"."""
+    end = end_of_day(day, ws.settings.timezone)
+    logged = [_utc(row["effective_at"]) for row in membership.segment_history(ws, name)]
+    if any(instant <= end for instant in logged):
         return
-    batches = (batch.to_pylist() for batch in table.to_pyarrow_batches(chunk_size=50_000))
-    emit_batches(batches, names, output)
+    if logged:
+        first = min(logged).astimezone(ZoneInfo(ws.settings.timezone)).date().isoformat()
+        why = f"its first entry is on {first}; the segment may not have been refreshed by then"
+    else:
+        why = "it has no entries yet; has the segment been refreshed (segments refresh)?"
+    err_console.print(
+        f"note: the membership log of {name} has nothing at or before {day.isoformat()} ({why})",
+        markup=False,
+        highlight=False,
+        soft_wrap=True,
+    )
+
+
+def _utc(value: Any) -> datetime:
+    """A log instant (stored as a naive UTC timestamp) as an aware UTC datetime."""
+    instant = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+    return instant.replace(tzinfo=UTC) if instant.tzinfo is None else instant.astimezone(UTC)
+
+
+def _emit_members(
+    batches: Iterable[pa.RecordBatch], columns: Sequence[str], output: OutputFormat
+) -> None:
+    """Members to stdout: the table shows the first ``TABLE_ROWS`` and notes the total on
+    stderr; CSV cells are neutralised like ``segments export`` does; JSON is as it is."""
+    if output is OutputFormat.table:
+        shown: list[dict[str, Any]] = []
+        total = 0
+        for batch in batches:
+            if len(shown) < TABLE_ROWS:
+                shown.extend(batch.slice(0, TABLE_ROWS - len(shown)).to_pylist())
+            total += batch.num_rows
+        emit(shown, columns, output)
+        if total > len(shown):
+            err_console.print(
+                f"showing {len(shown):,} of {total:,} members; use --format csv or json for all",
+                markup=False,
+                highlight=False,
+                soft_wrap=True,
+            )
+        return
+    if output is OutputFormat.csv:
+        emit_batches(_neutralised(batches), columns, output)
+        return
+    emit_batches((batch.to_pylist() for batch in batches), columns, output)
+
+
+def _neutralised(batches: Iterable[pa.RecordBatch]) -> Iterator[Sequence[Mapping[str, Any]]]:
+    """Each batch's rows with formula-like text cells neutralised by the service's rule."""
+    for batch in batches:
+        table = membership.neutralise_formulas(pa.Table.from_batches([batch]))
+        yield table.to_pylist()
 
 
 @app.command("explain")
 def explain(
     ctx: typer.Context,
-    name: str,
+    name: str = NameArgument,
     customer: str = typer.Option(..., "--customer", help="Customer id."),
     as_of: str | None = AsOfOption,
     output: OutputFormat = FormatOption,
@@ -139,7 +244,7 @@ def explain(
 @app.command("sql")
 def sql(
     ctx: typer.Context,
-    name: str,
+    name: str = NameArgument,
     dialect: str = typer.Option("duckdb", "--dialect", help="duckdb, postgres or pyspark."),
 ) -> None:
     """Print the SQL the segment compiles to (values appear as escaped literals)."""
@@ -149,7 +254,7 @@ def sql(
 
 
 @app.command("delete")
-def delete(ctx: typer.Context, name: str) -> None:
+def delete(ctx: typer.Context, name: str = NameArgument) -> None:
     """Remove a segment definition."""
     service.delete_segment(workspace(ctx), name)
     err_console.print(f"segment {name} deleted")
@@ -176,7 +281,9 @@ def refresh(
 
 
 @app.command("history")
-def history(ctx: typer.Context, name: str, output: OutputFormat = FormatOption) -> None:
+def history(
+    ctx: typer.Context, name: str = NameArgument, output: OutputFormat = FormatOption
+) -> None:
     """Size over time from the membership log."""
     rows = membership.segment_history(workspace(ctx), name)
     emit(rows, ("effective_at", "size", "entered", "exited"), output)
@@ -185,7 +292,7 @@ def history(ctx: typer.Context, name: str, output: OutputFormat = FormatOption) 
 @app.command("export")
 def export(
     ctx: typer.Context,
-    name: str,
+    name: str = NameArgument,
     file: Path = typer.Argument(help="Output .csv or .parquet file."),
     columns: str = typer.Option("", "--columns", help="Customer columns, comma-separated."),
     as_of: str | None = AsOfOption,

@@ -11,6 +11,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
@@ -95,6 +96,12 @@ def default_rejects_path(path: Path) -> Path:
     return path.with_name(path.name + ".rejected.csv")
 
 
+def _naive_utc(now: datetime | None) -> datetime:
+    if now is None:
+        return datetime.now(UTC).replace(tzinfo=None)
+    return now.astimezone(UTC).replace(tzinfo=None) if now.tzinfo else now
+
+
 def _check_options(table_name: str, catalog: Catalog, options: ImportOptions) -> Table:
     if table_name not in catalog.tables:
         names = ", ".join(catalog.tables)
@@ -108,23 +115,59 @@ def _check_options(table_name: str, catalog: Catalog, options: ImportOptions) ->
         raise IngestError(f"unknown phone region {options.default_region!r} (e.g. CZ, RU)")
     if options.delimiter is not None and len(options.delimiter) != 1:
         raise IngestError("--delimiter must be a single character")
+    if options.date_format is not None:
+        _check_date_format(options.date_format)
     return catalog.table(table_name)
+
+
+def _check_date_format(date_format: str) -> None:
+    """A --date-format DuckDB's strptime cannot parse stops the import before it reads."""
+    if "%" not in date_format:
+        raise IngestError(f"--date-format {date_format!r} has no % directive (e.g. %d.%m.%Y %H:%M)")
+    con = duckdb.connect()
+    try:
+        con.execute("SELECT try_strptime('2000-01-01', ?)", [date_format]).fetchone()
+    except duckdb.Error as error:
+        detail = str(error).strip().splitlines()[0].split("Error: ", 1)[-1]
+        raise IngestError(f"--date-format {date_format!r} is not valid: {detail}") from error
+    finally:
+        con.close()
+
+
+def _source_column(staged: Staged, name: str, mapped: str | None = None) -> str | None:
+    """The staging column of the file column ``name``: the exact name, else the one column
+    equal to it ignoring case (two such columns and no exact match: an error). ``mapped``:
+    the target of the ``--map`` that names ``name``."""
+    if name in staged.columns:
+        return staged.columns[name]
+    matches = [source for source in staged.columns if source.lower() == name.lower()]
+    if len(matches) > 1:
+        listed = ", ".join(repr(source) for source in matches)
+        fix = (
+            f"give the exact name in --map {mapped}=SOURCE_COLUMN"
+            if mapped
+            else f"rename one or choose with --map {name}=SOURCE_COLUMN"
+        )
+        raise IngestError(f"the file has columns {listed}, which differ only in case; {fix}")
+    return staged.columns[matches[0]] if matches else None
 
 
 def _present_columns(table: Table, staged: Staged, options: ImportOptions) -> dict[str, str]:
     """Target column -> staging column, from the mapping and same-named source columns."""
-    by_lower = {name.lower(): column for name, column in staged.columns.items()}
     present: dict[str, str] = {}
     for target, source in options.mapping.items():
         if not table.has_column(target) or table.column(target).derived:
             raise IngestError(f"--map {target}={source}: {table.name} has no column {target!r}")
-        if source not in staged.columns and source.lower() not in by_lower:
+        mapped = _source_column(staged, source, target)
+        if mapped is None:
             raise IngestError(f"--map {target}={source}: the file has no column {source!r}")
-        present[target] = staged.columns.get(source) or by_lower[source.lower()]
+        present[target] = mapped
     mapped_sources = set(present.values())
     for column in table.source_columns:
-        staged_name = by_lower.get(column.name.lower())
-        if column.name not in present and staged_name and staged_name not in mapped_sources:
+        if column.name in present:
+            continue
+        staged_name = _source_column(staged, column.name)
+        if staged_name and staged_name not in mapped_sources:
             present[column.name] = staged_name
     missing = [name for name in table.required_columns if name not in present]
     if missing:
@@ -218,6 +261,7 @@ def _no_rejects(staged: Staged) -> pa.Table:
         pa.field("row_number", pa.int64()),
         pa.field("reasons", pa.list_(pa.string())),
         pa.field("raw", pa.string()),
+        *([pa.field("raw_line", pa.string())] if staged.lines else []),
         *(pa.field(name, pa.string()) for name in staged.columns),
     ]
     return pa.schema(fields).empty_table()
@@ -236,10 +280,19 @@ def _rejected_rows(
             USING (__row)"""
     )
     pairs = ", ".join(f"{lit(name)}, r.{column}" for name, column in staged.columns.items())
-    raw_cells = ", ".join(f"r.{column} AS {q(name)}" for name, column in staged.columns.items())
+    raw = f"CAST(json_object({pairs}) AS VARCHAR)"
+    cells = [f"r.{column} AS {q(name)}" for name, column in staged.columns.items()]
+    if staged.lines:
+        # A JSON-lines line that is not an object keeps its text: the JSON value as written,
+        # or (not valid JSON) the text as a JSON string.
+        raw = (
+            "CASE WHEN r.__bad_json THEN CAST(to_json(r.__line) AS VARCHAR) "
+            f"WHEN r.__bad_count THEN trim(r.__line) ELSE {raw} END"
+        )
+        cells.insert(0, "r.__line AS raw_line")
+    select = ", ".join(["j.__row AS row_number", "j.reasons", f"{raw} AS raw", *cells])
     return con.execute(
-        f"""SELECT j.__row AS row_number, j.reasons, CAST(json_object({pairs}) AS VARCHAR) AS raw,
-            {raw_cells} FROM {rejected} j JOIN {staged.table} r USING (__row)
+        f"""SELECT {select} FROM {rejected} j JOIN {staged.table} r USING (__row)
             ORDER BY j.__row"""
     ).to_arrow_table()
 
@@ -310,6 +363,7 @@ def import_file(
     progress: Callable[[int, int], None] | None = None,
     *,
     before_commit: Callable[[ImportResult], None] | None = None,
+    now: datetime | None = None,
 ) -> ImportResult:
     """Import one file into ``table``; see docs/import.md.
 
@@ -317,7 +371,8 @@ def import_file(
     private in-process one for PostgreSQL (whose valid rows then go to PostgreSQL by COPY and
     are merged there, see :mod:`segmentum.ingest.postgres`). ``before_commit`` runs inside
     the load transaction (the service records the import and its quarantine there, so a crash
-    leaves either everything or nothing).
+    leaves either everything or nothing). ``now`` is the import's instant (default: the
+    current time): a record time more than 24 hours after it is ``future_timestamp``.
     """
     target = _check_options(table, catalog, options)
     if engine.kind is EngineKind.DUCKDB:
@@ -357,10 +412,11 @@ def import_file(
             date_format=options.date_format,
             event_types=tuple(catalog.event_types),
             rates=_rates(target, options, settings) or None,
+            now=_naive_utc(now),
             **lookups,
         )
         typed = prefix + "_typed"
-        query = typed_query(catalog, target, staged.table, present, ctx, typed)
+        query = typed_query(catalog, target, staged.table, present, ctx, typed, lines=staged.lines)
         con.execute(query.sql)
         advance()
         known: str | None = None

@@ -109,12 +109,16 @@ def event_time(
 ) -> datetime:
     """The message's corrected event time (see docs/intake.md, "Time").
 
-    ``timestamp`` absent: the receipt. With a ``sentAt`` (the message's own, else the batch's)
+    A subscription's ``changed_at``, when given, is its ``timestamp``. ``timestamp`` absent:
+    the receipt. With a ``sentAt`` (the message's own, else the batch's)
     the client's clock is corrected: ``timestamp + (received_at - sentAt)``. Raises ValueError
     (``bad_date``) for an unparsable time and OverflowError (``future_timestamp``) for a time
     more than `FUTURE_TOLERANCE` after the receipt.
     """
     raw = message.get("timestamp")
+    kind = str(message.get("type") or "").strip().lower()
+    if kind == "subscription" and message.get("changed_at") is not None:
+        raw = message["changed_at"]  # the consent change's own time wins over the send stamp
     if raw is None:
         return received_at
     timestamp = parse_instant(raw)
@@ -370,6 +374,13 @@ def _track(mapped: Mapped, message: Mapping[str, Any]) -> None:
     _event(mapped, snake_case(name) or name, properties)
 
 
+def _quantity(value: Any) -> Cell:
+    """A JSON whole number written as a float (``2.0``) is whole; ``2.7`` stays ``bad_number``."""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return _text(value)
+
+
 def _order(mapped: Mapped, properties: Mapping[str, Any]) -> None:
     assert mapped.occurred_at is not None
     products = _products(mapped, properties)
@@ -403,7 +414,7 @@ def _order(mapped: Mapped, properties: Mapping[str, Any]) -> None:
             {
                 "order_id": order_id,
                 "product_id": product_id,
-                "quantity": _text(product.get("quantity", 1)),
+                "quantity": _quantity(product.get("quantity", 1)),
                 "unit_price": _text(product.get("price")),
             },
         )
@@ -529,6 +540,7 @@ def ingest_messages(
                 date_format=None,
                 event_types=tuple(catalog.event_types),
                 rates=rates if table_name == "orders" else None,
+                now=None,  # event times are checked at mapping, after the skew correction
                 **lookups,
             )
             typed = base + "_typed"

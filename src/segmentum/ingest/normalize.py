@@ -36,6 +36,36 @@ _COUNTRY_ALIASES = {
     "slovensko": "SK",
     "deutschland": "DE",
     "россия": "RU",
+    # native names of the region's countries (pycountry has only the English ones)
+    "polska": "PL",
+    "rzeczpospolita polska": "PL",
+    "slovenská republika": "SK",
+    "magyarország": "HU",
+    "україна": "UA",
+    "österreich": "AT",
+    "schweiz": "CH",
+    "suisse": "CH",
+    "svizzera": "CH",
+    "slovenija": "SI",
+    "hrvatska": "HR",
+    "srbija": "RS",
+    "србија": "RS",
+    "românia": "RO",
+    "българия": "BG",
+    "беларусь": "BY",
+    "lietuva": "LT",
+    "latvija": "LV",
+    "eesti": "EE",
+    "italia": "IT",
+    "españa": "ES",
+    "nederland": "NL",
+    "sverige": "SE",
+    "danmark": "DK",
+    "norge": "NO",
+    "suomi": "FI",
+    "ελλάδα": "GR",
+    "казахстан": "KZ",
+    "қазақстан": "KZ",
     "south korea": "KR",
     "north korea": "KP",
     "iran": "IR",
@@ -54,6 +84,11 @@ def _fold(text: str) -> str:
     return " ".join(text.casefold().split())
 
 
+def _strip_accents(text: str) -> str:
+    plain = unicodedata.normalize("NFKD", text)
+    return "".join(ch for ch in plain if not unicodedata.combining(ch))
+
+
 @cache
 def _country_lookup() -> dict[str, str]:
     lookup: dict[str, str] = {}
@@ -63,9 +98,10 @@ def _country_lookup() -> dict[str, str]:
             value = getattr(country, attribute, None)
             if value:
                 lookup[_fold(str(value))] = code
-                plain = unicodedata.normalize("NFKD", str(value))
-                lookup[_fold("".join(ch for ch in plain if not unicodedata.combining(ch)))] = code
-    lookup.update(_COUNTRY_ALIASES)
+                lookup[_fold(_strip_accents(str(value)))] = code
+    for alias, code in _COUNTRY_ALIASES.items():
+        lookup[alias] = code
+        lookup.setdefault(_strip_accents(alias), code)  # "Magyarorszag", "Osterreich"
     return lookup
 
 
@@ -73,9 +109,10 @@ def country_codes(values: pa.Array) -> pa.Table:
     """Country names, alpha-2 and alpha-3 codes as ISO 3166-1 alpha-2."""
     lookup = _country_lookup()
     raw = values.to_pylist()
-    return pa.table(
-        {"raw": pa.array(raw, pa.string()), "value": [lookup.get(_fold(v)) for v in raw]}
-    )
+    codes = [lookup.get(_fold(v)) for v in raw]
+    # typed explicitly: a batch where no value resolves is all NULL, which Arrow would
+    # otherwise type as `null` (DuckDB: INTEGER) and the length check would not bind
+    return pa.table({"raw": pa.array(raw, pa.string()), "value": pa.array(codes, pa.string())})
 
 
 def phone_numbers(values: pa.Array, default_region: str | None) -> pa.Table:

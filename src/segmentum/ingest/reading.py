@@ -41,6 +41,9 @@ class Staged:
     rows: int
     #: A temporary UTF-8 copy of a transcoded file, removed by the caller.
     transcoded: Path | None = None
+    #: JSON lines: the table also has ``__bad_json`` (the line is not valid JSON) and
+    #: ``__line`` (the line's text, kept for the quarantine).
+    lines: bool = False
 
 
 def q(name: str) -> str:
@@ -51,6 +54,11 @@ def q(name: str) -> str:
 def lit(value: str) -> str:
     """A SQL string literal (for values already validated, e.g. zone names and formats)."""
     return "'" + value.replace("'", "''") + "'"
+
+
+def json_path(key: str) -> str:
+    """The JSON path (``$."key"``, quotes and backslashes escaped) of one object key."""
+    return '$."' + key.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 def file_format(path: Path, given: FileFormat | None) -> FileFormat:
@@ -133,11 +141,7 @@ def _read_csv(
                 scan(parallel=False)  # quoted newlines + null_padding need the serial reader
         except Exception as error:
             if "unicode" in str(error).lower() or "utf-8" in str(error).lower():
-                guess = guess_encoding(path)
-                raise IngestError(
-                    f"{path} is not valid UTF-8; it looks like {guess}: "
-                    f"re-run with --encoding {guess}"
-                ) from error
+                raise _not_utf8(path, error) from error
             raise IngestError(f"cannot read {path} as CSV: {_first_line(error)}") from error
         selected = ", ".join(columns.values())
         con.execute(
@@ -186,29 +190,66 @@ def _read_parquet(con: Any, table: str, path: Path) -> Staged:
     return Staged(table, columns, rows)
 
 
-def _read_jsonl(con: Any, table: str, path: Path) -> Staged:
+def _not_utf8(path: Path, error: BaseException) -> IngestError:
+    guess = guess_encoding(path)
+    return IngestError(
+        f"{path} is not valid UTF-8; it looks like {guess}: re-run with --encoding {guess}"
+    )
+
+
+def _read_jsonl(con: Any, table: str, path: Path, encoding: str | None) -> Staged:
+    """One staging row per non-blank line, ``__row`` its line number in the file (blank lines
+    counted). A line that is not valid JSON (``__bad_json``) or not an object
+    (``__bad_count``) stays a row, with its text in ``__line``, so it is quarantined while
+    the other lines load."""
+    transcoded: Path | None = None
+    if encoding is not None and not is_utf8(encoding):
+        transcoded = _transcode(path, encoding)
+    source = transcoded or path
     try:
-        con.execute(
-            f"CREATE TEMP TABLE {table}_scan AS SELECT json FROM read_ndjson_objects(?)",
-            [str(path)],
+        try:
+            con.execute(
+                f"""CREATE TEMP TABLE {table}_scan AS
+                    SELECT n AS __row, line, CASE WHEN json_valid(line) THEN json_type(line) END
+                    AS kind FROM (SELECT n, rtrim(CASE WHEN n = 1 THEN ltrim(line, chr(65279))
+                    ELSE line END, chr(13)) AS line FROM (SELECT generate_subscripts(l, 1) AS n,
+                    unnest(l) AS line FROM (SELECT string_split(content, chr(10)) AS l
+                    FROM read_text(?))))
+                    WHERE NOT regexp_full_match(line, '\\s*')""",
+                [str(source)],
+            )
+            keys = con.execute(
+                f"""SELECT k FROM (SELECT unnest(json_keys(line)) AS k, __row AS r
+                    FROM {table}_scan WHERE kind = 'OBJECT') GROUP BY k ORDER BY min(r), k"""
+            ).fetchall()
+        except Exception as error:
+            con.execute(f"DROP TABLE IF EXISTS {table}_scan")
+            if "utf-8" in str(error).lower() or "unicode" in str(error).lower():
+                raise _not_utf8(path, error) from error
+            raise IngestError(f"cannot read {path} as JSON lines: {_first_line(error)}") from error
+        columns = {str(key): f"c{index}" for index, (key,) in enumerate(keys)}
+        obj = "CASE WHEN kind = 'OBJECT' THEN line END"
+        parts = [
+            f"json_extract_string({obj}, {lit(json_path(name))}) AS {staged}"
+            for name, staged in columns.items()
+        ]
+        select = ", ".join(
+            [
+                "__row",
+                *parts,
+                "coalesce(kind <> 'OBJECT', false) AS __bad_count",
+                "kind IS NULL AS __bad_json",
+                "line AS __line",
+            ]
         )
-        keys = con.execute(
-            f"""SELECT k FROM (SELECT unnest(json_keys(json)) AS k, rowid AS r FROM {table}_scan
-                WHERE json_type(json) = 'OBJECT') GROUP BY k ORDER BY min(r), k"""
-        ).fetchall()
-    except Exception as error:
-        con.execute(f"DROP TABLE IF EXISTS {table}_scan")
-        raise IngestError(f"cannot read {path} as JSON lines: {_first_line(error)}") from error
-    columns = {str(key): f"c{index}" for index, (key,) in enumerate(keys)}
-    parts = [
-        f"json_extract_string(json, {lit('$.' + q(name))}) AS {staged}"
-        for name, staged in columns.items()
-    ]
-    select = ", ".join(["rowid + 1 AS __row", *parts, "json_type(json) <> 'OBJECT' AS __bad_count"])
-    con.execute(f"CREATE TEMP TABLE {table} AS SELECT {select} FROM {table}_scan")
-    con.execute(f"DROP TABLE {table}_scan")
+        con.execute(f"CREATE TEMP TABLE {table} AS SELECT {select} FROM {table}_scan")
+        con.execute(f"DROP TABLE {table}_scan")
+    except BaseException:
+        if transcoded is not None:
+            transcoded.unlink(missing_ok=True)
+        raise
     rows = int(con.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
-    return Staged(table, columns, rows)
+    return Staged(table, columns, rows, transcoded, lines=True)
 
 
 def stage_file(
@@ -226,4 +267,4 @@ def stage_file(
         return _read_csv(con, table, path, delimiter, encoding)
     if fmt == "parquet":
         return _read_parquet(con, table, path)
-    return _read_jsonl(con, table, path)
+    return _read_jsonl(con, table, path, encoding)

@@ -14,13 +14,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from segmentum.catalog.schema import Catalog
 from segmentum.catalog.tables import CHANNELS, LEAD_STAGES, SUBSCRIPTION_STATUSES, Column, Table
 from segmentum.catalog.types import ValueType
 from segmentum.ingest.normalize import EMAIL_PATTERN
-from segmentum.ingest.reading import lit, q
+from segmentum.ingest.reading import json_path, lit, q
 
 T = ValueType
 
@@ -28,6 +29,11 @@ _ZONED = (
     r"^\d{4}-\d{1,2}-\d{1,2}[T ]\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?\s*(Z|z|UTC|[+-]\d{2}(:?\d{2})?)$"
 )
 _ISO_DATE = r"^\d{4}-\d{2}-\d{2}$"
+#: A whole number: optional sign and digits only (no decimals, exponents, hex or `_`).
+_WHOLE = r"^[+-]?[0-9]+$"
+#: A record time (`Table.time_column`) more than this after the import is rejected
+#: `future_timestamp`, the intake's rule (docs/intake.md, "Time").
+FUTURE_TOLERANCE = timedelta(hours=24)
 _TRUE = ("true", "t", "yes", "y", "1")
 _FALSE = ("false", "f", "no", "n", "0")
 
@@ -51,6 +57,7 @@ REASONS: Mapping[str, str] = {
     "unknown_status": "a subscription status other than opted_in, opted_out, pending",
     "unknown_lead_stage": "a lead stage other than new_lead, qualified_lead, customer",
     "unknown_event_type": "an event type neither built in nor declared in the workspace",
+    "future_timestamp": "the record's time is more than 24 hours after the import",
     "duplicate_key_in_file": "an earlier row of the same file has the same key",
     "unknown_customer": "the customer does not exist (use --create-customers)",
 }
@@ -70,6 +77,10 @@ class Context:
     #: Currency code -> units of workspace currency per unit (orders only).
     rates: Mapping[str, Decimal] | None = None
     event_types: tuple[str, ...] = ()
+    #: The import's instant (naive UTC): a record time (`Table.time_column`) more than
+    #: `FUTURE_TOLERANCE` after it is `future_timestamp`. None: no check (the intake checks
+    #: its event times itself, after the clock-skew correction).
+    now: datetime | None = None
 
 
 @dataclass
@@ -129,7 +140,10 @@ def _typed(table: Table, column: Column, v: str, ctx: Context) -> _Cell:
     name, kind = column.name, column.type
     present = f"{v} IS NOT NULL"
     if kind is T.INTEGER:
-        cell = _Cell(f"TRY_CAST({v} AS BIGINT)")
+        # TRY_CAST alone would round 2.7 to 3 and read '0x10', '1_000' and '1e2'
+        cell = _Cell(
+            f"CASE WHEN regexp_full_match({v}, {lit(_WHOLE)}) THEN TRY_CAST({v} AS BIGINT) END"
+        )
         cell.reasons.append((f"{present} AND {{t}} IS NULL", "bad_number"))
         if name == "quantity":
             cell.reasons.append(("{t} < 0", "bad_number"))
@@ -155,7 +169,8 @@ def _typed(table: Table, column: Column, v: str, ctx: Context) -> _Cell:
     if kind is T.TIMESTAMP:
         return _Cell(_timestamp(v, ctx), [(f"{present} AND {{t}} IS NULL", "bad_date")])
     if kind is T.TEXT_LIST:
-        as_json = f"(json_valid({v}) AND json_type({v}) = 'ARRAY')"
+        # CASE, not AND: DuckDB does not short-circuit, and json_type fails on invalid JSON
+        as_json = f"CASE WHEN json_valid({v}) THEN json_type({v}) = 'ARRAY' ELSE false END"
         cell = _Cell(
             f"CASE WHEN starts_with({v}, '[') THEN CASE WHEN {as_json} THEN "
             f"TRY_CAST(from_json({v}, '[\"VARCHAR\"]') AS VARCHAR[]) END "
@@ -168,7 +183,12 @@ def _typed(table: Table, column: Column, v: str, ctx: Context) -> _Cell:
         return cell
     if kind is T.JSON:
         wanted = "OBJECT" if name == "properties" else None
-        ok = f"json_valid({v})" + (f" AND json_type({v}) = '{wanted}'" if wanted else "")
+        # CASE, not AND: DuckDB does not short-circuit, and json_type fails on invalid JSON
+        ok = (
+            f"CASE WHEN json_valid({v}) THEN json_type({v}) = '{wanted}' ELSE false END"
+            if wanted
+            else f"json_valid({v})"
+        )
         cell = _Cell(f"CASE WHEN {ok} THEN {v} END", [(f"{present} AND NOT ({ok})", "bad_json")])
         if column.max_length is not None:
             cell.reasons.append((f"length({v}) > {column.max_length}", "value_too_long"))
@@ -253,10 +273,13 @@ def typed_query(
     present: Mapping[str, str],
     ctx: Context,
     output: str,
+    *,
+    lines: bool = False,
 ) -> TypedQuery:
     """``CREATE TEMP TABLE output`` with typed target columns, ``__row`` and ``__mask``.
 
-    ``present`` maps each target column found in the file to its staging column.
+    ``present`` maps each target column found in the file to its staging column; ``lines``:
+    the raw table is JSON lines with a ``__bad_json`` flag (a line that is not JSON).
     """
     trimmed: dict[str, str] = {
         name: f"NULLIF(trim({staged}), '')" for name, staged in present.items()
@@ -277,16 +300,18 @@ def typed_query(
             if guarded is None:
                 continue
             trimmed[prop] = (
-                f"NULLIF(trim(json_extract_string({guarded}, {lit('$.' + q(prop))})), '')"
+                f"NULLIF(trim(json_extract_string({guarded}, {lit(json_path(prop))})), '')"
             )
             columns.append(table.column(prop))
-    s_parts = ["__row", "__bad_count"] + [
+    s_parts = ["__row", "__bad_count", *(["__bad_json"] if lines else [])] + [
         f"{expr} AS {q('v_' + name)}" for name, expr in trimmed.items()
     ]
     joins: list[str] = []
     t_parts = ["s.*"]
     final_parts = ["__row"]
     reasons: list[tuple[str, str]] = [("__bad_count", "wrong_column_count")]
+    if lines:
+        reasons.append(("__bad_json", "bad_json"))
     for column in columns:
         v = q("v_" + column.name)
         t = q("t_" + column.name)
@@ -311,6 +336,9 @@ def typed_query(
             reasons.append((check, code))
         if column.required:
             reasons.append((f"{v} IS NULL", "missing_required"))
+        if ctx.now is not None and column.name == table.time_column:
+            limit = (ctx.now + FUTURE_TOLERANCE).strftime("%Y-%m-%d %H:%M:%S.%f")
+            reasons.append((f"{t} > TIMESTAMP {lit(limit)}", "future_timestamp"))
     if ctx.phones and "phone" in present and table.name == "customers":
         joins.append(f"LEFT JOIN {ctx.phones} ph ON ph.raw = s.{q('v_phone')}")
     if ctx.countries and "country" in present and table.name == "customers":

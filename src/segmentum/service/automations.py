@@ -49,6 +49,7 @@ from segmentum.campaigns.worker import Deliverer, RateLimiter
 from segmentum.engine.connection import EngineKind
 from segmentum.membership.automations import Automation, SendAction, TagAction, WebhookAction
 from segmentum.service.clock import now_utc
+from segmentum.service.consent import delivery_refusals
 from segmentum.service.errors import ServiceError
 from segmentum.service.workspace import Workspace
 from segmentum.store import automations as automation_store
@@ -66,11 +67,19 @@ _CHANNELS_KEY = "automations.channels"
 # --- definitions -------------------------------------------------------------------------------
 
 
+def _problem(item: Any) -> str:
+    where = ".".join(str(part) for part in item["loc"]) or "automation"
+    if item["type"] == "invalid_key" and isinstance(item["input"], bool):
+        # YAML reads a bare on/off/yes/no key as a boolean: `trigger: {on: enter}`
+        where = ".".join(str(part) for part in item["loc"][:-1]) or "automation"
+        key = "on (or yes)" if item["input"] else "off (or no)"
+        hint = "write when: enter or when: exit" if item["loc"][:1] == ("trigger",) else "quote it"
+        return f"{where}: YAML reads the key {key} as {str(item['input']).lower()}; {hint}"
+    return f"{where}: {item['msg']}"
+
+
 def _describe(error: ValidationError) -> str:
-    return "; ".join(
-        f"{'.'.join(str(part) for part in item['loc']) or 'automation'}: {item['msg']}"
-        for item in error.errors()
-    )
+    return "; ".join(_problem(item) for item in error.errors())
 
 
 def parse_automation(data: Any) -> Automation:
@@ -99,14 +108,9 @@ def load_automation_file(path: Path) -> Automation:
 def create_automation(
     ws: Workspace, automation: Automation, now: datetime | None = None
 ) -> dict[str, Any]:
-    """Store an active automation; it acts on membership changes recorded from ``now`` on."""
-    if segment_store.get_segment(ws.store, automation.trigger.segment) is None:
-        raise ServiceError(
-            f"automation {automation.name}: no segment {automation.trigger.segment!r}"
-        )
-    action = automation.action
-    if isinstance(action, SendAction) and action.channel not in ws.settings.channels:
-        raise ServiceError(f"automation {automation.name}: no {action.channel} channel configured")
+    """Store an active automation; it acts on membership changes recorded from ``now`` on.
+    Its segment, channel and template are checked first (``_check_references``)."""
+    _check_references(ws, automation)
     try:
         automation_store.insert(
             ws.store, automation.name, automation.model_dump_json(), now or now_utc()
@@ -217,14 +221,30 @@ RUN_COLUMNS = ("run_id", "automation", "customer_id", "segment", "change", "effe
 
 
 def _check_references(ws: Workspace, automation: Automation) -> None:
-    """The trigger's segment exists and a send action's channel is configured (as on create)."""
+    """The trigger's segment exists, and a send action's channel is configured and its
+    template compiles and reads only known fields (on create and on update)."""
     if segment_store.get_segment(ws.store, automation.trigger.segment) is None:
         raise ServiceError(
             f"automation {automation.name}: no segment {automation.trigger.segment!r}"
         )
     action = automation.action
-    if isinstance(action, SendAction) and action.channel not in ws.settings.channels:
-        raise ServiceError(f"automation {automation.name}: no {action.channel} channel configured")
+    if isinstance(action, SendAction):
+        if action.channel not in ws.settings.channels:
+            raise ServiceError(
+                f"automation {automation.name}: no {action.channel} channel configured"
+            )
+        _check_template(ws, automation.name, action)
+
+
+def _check_template(ws: Workspace, name: str, action: SendAction) -> None:
+    """The checks a campaign's templates get (``service.campaigns.template_problems``)."""
+    from segmentum.service.campaigns import template_problems
+
+    template = Template.model_validate(action.template)
+    problems = template_problems(ws, template, action.channel, "action.template",
+                                 lambda tag: f".languages.{tag}")  # fmt: skip
+    if problems:
+        raise ServiceError(f"automation {name}: template problems: " + "; ".join(problems))
 
 
 def _run_totals(ws: Workspace, name: str) -> dict[str, int]:
@@ -705,6 +725,7 @@ class AutomationWorker:
                         for name, config in ws.settings.channels.items()}  # fmt: skip
             self._deliverer = Deliverer(
                 store=ws.store, channels=channels, worker_id=self.worker_id,
+                refusals=delivery_refusals(ws),
                 retry=RetryPolicy(delivery.max_attempts, delivery.backoff_seconds),
                 lease_seconds=delivery.lease_seconds, batch_size=delivery.batch_size,
                 rates={ch: RateLimiter(r) for ch, r in ws.settings.send_rate_per_second.items()},

@@ -33,12 +33,13 @@ from segmentum.campaigns.model import (
     ScheduleLocal,
     ScheduleNow,
     ScheduleRecurring,
+    Template,
 )
 from segmentum.campaigns.policy import Policy, gate
-from segmentum.campaigns.schedule import earliest_instant, recurring_days
+from segmentum.campaigns.schedule import earliest_instant, latest_instant, recurring_days
 from segmentum.campaigns.worker import Deliverer, RateLimiter
 from segmentum.service.clock import now_utc
-from segmentum.service.consent import subscriptions_arrow
+from segmentum.service.consent import delivery_refusals, subscriptions_arrow
 from segmentum.service.errors import ServiceError
 from segmentum.service.workspace import Workspace
 from segmentum.store import campaigns as campaign_store
@@ -74,9 +75,6 @@ def load_campaign_file(path: Path) -> Campaign:
 
 
 def _check(ws: Workspace, campaign: Campaign) -> None:
-    from segmentum.campaigns.rendering import compile_content
-    from segmentum.campaigns.templates import TemplateError, available_fields, check_fields
-
     missing = [
         name
         for name in [t.segment for t in campaign.segments] + list(campaign.exclude)
@@ -84,21 +82,36 @@ def _check(ws: Workspace, campaign: Campaign) -> None:
     ]
     if missing:
         raise ServiceError(f"unknown segment(s): {', '.join(missing)}")
-    fields = available_fields(ws.settings)
     problems = []
     for (segment, variant), template in campaign.templates().items():
-        for tag, content in [("", template), *template.languages.items()]:
-            where = f"{segment}/{variant}" + (f"/{tag}" if tag else "")
-            try:
-                compiled = compile_content(content, campaign.channel)
-            except TemplateError as error:
-                problems.append(f"{where}: {error}")
-                continue
-            unknown = check_fields(compiled, fields)
-            if unknown:
-                problems.append(f"{where}: unknown field(s) {', '.join(unknown)}")
+        problems += template_problems(ws, template, campaign.channel, f"{segment}/{variant}",
+                                      lambda tag: f"/{tag}")  # fmt: skip
     if problems:
         raise ServiceError("template problems: " + "; ".join(problems))
+
+
+def template_problems(
+    ws: Workspace, template: Template, channel: str, where: str, language: Callable[[str], str]
+) -> list[str]:
+    """What is wrong with a template and each of its language versions (``where`` names it,
+    ``language(tag)`` is appended for a version): it must compile for the channel and read
+    only the fields a message may read. Campaigns and automations check the same way."""
+    from segmentum.campaigns.rendering import compile_content
+    from segmentum.campaigns.templates import TemplateError, available_fields, check_fields
+
+    fields = available_fields(ws.settings)
+    problems = []
+    for tag, content in [("", template), *template.languages.items()]:
+        place = where + (language(tag) if tag else "")
+        try:
+            compiled = compile_content(content, channel)
+        except TemplateError as error:
+            problems.append(f"{place}: {error}")
+            continue
+        unknown = check_fields(compiled, fields)
+        if unknown:
+            problems.append(f"{place}: unknown field(s) {', '.join(unknown)}")
+    return problems
 
 
 def create_campaign(ws: Workspace, campaign: Campaign) -> campaign_store.StoredCampaign:
@@ -332,6 +345,7 @@ def preview(
                 "subject": row["subject"],
                 "body": row["body"] if row["body"] is not None else "",
                 "error": row["render_error"],
+                "reason": row["reason"],
                 "sms_segments": row["sms_segments"],
             }
         )
@@ -405,6 +419,13 @@ def send(ws: Workspace, campaign_id: str, now: datetime | None = None) -> dict[s
     next_run = _next_run(campaign, None, now)
     if next_run is None:
         raise ServiceError("the schedule has no future occurrence")
+    if isinstance(campaign.schedule, ScheduleLocal):
+        at = campaign.schedule.at
+        if latest_instant(at.date(), at.time()) <= now:
+            raise ServiceError(
+                f"the schedule has no future occurrence: {at:%Y-%m-%d %H:%M} local time has "
+                "passed in every time zone"
+            )
     campaign_store.set_state(ws.store, campaign_id, CampaignState.SCHEDULED, now,
                              expected=[CampaignState.DRAFT], next_run_at=next_run)  # fmt: skip
     return {"state": "scheduled", "next_run_at": next_run}
@@ -458,10 +479,18 @@ def status(ws: Workspace, campaign_id: str) -> dict[str, Any]:
 
 
 def _channels(ws: Workspace) -> dict[str, Any]:
-    from segmentum.campaigns.channels.base import channel_from_config
+    """Every configured channel; a configuration that cannot work is one ``ServiceError``
+    naming the channel (before anything is sent: the worker does not start half-equipped)."""
+    from segmentum.campaigns.channels.base import ChannelConfigError, channel_from_config
 
-    return {name: channel_from_config(dict(config)) for name, config in
-            ws.settings.channels.items()}  # fmt: skip
+    channels = {}
+    for name, config in ws.settings.channels.items():
+        try:
+            channels[name] = channel_from_config(dict(config))
+        except ChannelConfigError as problem:  # e.g. a secret's variable not set here
+            _close(channels.values())
+            raise ServiceError(f"channel {name}: {problem}") from None
+    return channels
 
 
 def send_test(ws: Workspace, campaign_id: str, now: datetime | None = None) -> list[dict[str, Any]]:
@@ -498,7 +527,7 @@ def send_test(ws: Workspace, campaign_id: str, now: datetime | None = None) -> l
     candidates = pa.table(
         {
             "message_key": keys,
-            "customer_id": [f"seed:{r['recipient']}" for r in rows],
+            "customer_id": [f"seed:{r['segment']}/{r['variant']}/{r['recipient']}" for r in rows],
             "channel": [campaign.channel] * len(rows),
             "recipient": [r["recipient"] for r in rows],
             "timezone": pa.nulls(len(rows), pa.string()),
@@ -534,16 +563,43 @@ def _deliver_tests(
     channels: dict[str, Any],
     now: datetime,
 ) -> list[dict[str, Any]]:
+    """Write every test message's ledger row first (``sending``, or ``skipped`` with its
+    reason), then call the provider for the sendable ones and record each answer: a crash
+    between the two leaves a row that says a send was attempted, never a send with no row."""
     from segmentum.campaigns.channels.base import OutgoingMessage
 
     decision_by_key = {d["message_key"]: d for d in decisions.to_pylist()}
-    out = []
+    planned: list[tuple[str, dict[str, Any], str, str | None]] = []
     for key, row in zip(keys, rows, strict=True):
         decision = decision_by_key[key]
-        status_text, reason, provider_id = "skipped", decision["reason"], None
         if row["error"]:
-            reason = "render_error"
+            planned.append((key, row, "skipped", "render_error"))
         elif decision["decision"] == "send":
+            planned.append((key, row, "sending", None))
+        else:
+            planned.append((key, row, "skipped", decision["reason"]))
+    stamp = naive(now)
+    with ws.store.transaction():
+        ws.store.executemany(
+            "INSERT INTO send_ledger (message_key, source, campaign_id, occurrence, customer_id, "
+            "channel, segment, variant, recipient, subject, body, status, reason, attempts, "
+            "due_at, next_attempt_at, created_at, updated_at) "
+            "VALUES (?, 'test', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                # one seed gets every variant: the ledger's (campaign, customer, channel,
+                # occurrence) key names the variant too
+                (key, campaign_id, occurrence,
+                 f"seed:{row['segment']}/{row['variant']}/{row['recipient']}",
+                 campaign.channel, row["segment"], row["variant"], row["recipient"],
+                 row["subject"], row["body"], status, reason, int(status == "sending"),
+                 stamp, stamp, stamp, stamp)
+                for key, row, status, reason in planned
+            ],
+        )  # fmt: skip
+    out = []
+    for key, row, status, reason in planned:
+        status_text, provider_id = status, None
+        if status == "sending":
             answer = channels[campaign.channel].send(
                 OutgoingMessage(
                     idempotency_key=key, channel=campaign.channel, to=row["recipient"],
@@ -553,16 +609,12 @@ def _deliver_tests(
             )  # fmt: skip
             status_text = "sent" if answer.status == "sent" else "failed"
             reason, provider_id = answer.error, answer.provider_message_id
-        ws.store.execute(
-            "INSERT INTO send_ledger (message_key, source, campaign_id, occurrence, customer_id, "
-            "channel, segment, variant, recipient, subject, body, status, reason, attempts, "
-            "due_at, next_attempt_at, provider_message_id, created_at, updated_at, sent_at) "
-            "VALUES (?, 'test', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?)",
-            (key, campaign_id, occurrence, f"seed:{row['recipient']}", campaign.channel,
-             row["segment"], row["variant"], row["recipient"], row["subject"], row["body"],
-             status_text, reason, naive(now), naive(now), provider_id, naive(now), naive(now),
-             naive(now) if status_text == "sent" else None),
-        )  # fmt: skip
+            ws.store.execute(
+                "UPDATE send_ledger SET status = ?, reason = ?, provider_message_id = ?, "
+                "sent_at = ?, updated_at = ? WHERE message_key = ?",
+                (status_text, reason, provider_id,
+                 stamp if status_text == "sent" else None, stamp, key),
+            )  # fmt: skip
         out.append({"segment": row["segment"], "variant": row["variant"],
                     "recipient": row["recipient"], "status": status_text,
                     "reason": reason or ""})  # fmt: skip
@@ -665,6 +717,7 @@ def run_worker(
         store=ws.store,
         channels=_channels(ws),
         worker_id=worker_id or f"{socket.gethostname()}:{os.getpid()}",
+        refusals=delivery_refusals(ws),
         retry=RetryPolicy(delivery.max_attempts, delivery.backoff_seconds),
         lease_seconds=delivery.lease_seconds,
         batch_size=batch_size or delivery.batch_size,

@@ -15,13 +15,14 @@ from __future__ import annotations
 
 import secrets
 import unicodedata
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
 import ibis
 import pyarrow as pa
 
-from segmentum.campaigns.policy import address_hash
+from segmentum.campaigns.policy import address_hash, recheck
 from segmentum.engine.connection import EngineKind
 from segmentum.service.clock import now_utc
 from segmentum.service.errors import ServiceError
@@ -60,6 +61,31 @@ def subscriptions_arrow(ws: Workspace, channel: str) -> pa.Table:
         "customer_id", "channel", "status", "changed_at"
     )
     return expr.to_pyarrow()
+
+
+def delivery_refusals(ws: Workspace) -> Callable[[pa.Table], pa.Table]:
+    """The worker's consent check at delivery: for claimed messages (``message_key``,
+    ``customer_id``, ``channel``, ``recipient``), those that may no longer go out and why
+    (``policy.recheck`` over the current consent rows and suppression list). Called under the
+    worker's store lock, once per claimed batch: one query of the batch's customers' consent
+    rows, one of its addresses' suppression entries."""
+
+    def refusals(claimed: pa.Table) -> pa.Table:
+        if claimed.num_rows == 0:
+            return recheck(claimed, None, None)
+        ids = sorted(set(claimed.column("customer_id").to_pylist()))
+        channels = sorted(set(claimed.column("channel").to_pylist()))
+        wanted = ibis.memtable(pa.table({"_id": pa.array(ids, pa.string())}))
+        subscriptions = ws.table("subscriptions")
+        rows = subscriptions.filter(subscriptions.channel.isin(channels)).semi_join(
+            wanted, subscriptions.customer_id == wanted._id
+        )
+        consent = rows.select("customer_id", "channel", "status", "changed_at").to_pyarrow()
+        recipients = [r for r in claimed.column("recipient").to_pylist() if r]
+        hashes = sorted({address_hash(str(r)) for r in recipients})
+        return recheck(claimed, consent, campaign_store.suppression_hashes(ws.store, hashes))
+
+    return refusals
 
 
 def _set_status(

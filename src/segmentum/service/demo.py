@@ -374,7 +374,9 @@ def run_demo_campaign(
     _ensure_pricing(ws)
     step("segment library")
     try:
-        refresh_segments(ws, end_day)
+        # as of the instant the history ends (now by default), not the end of its last day:
+        # a later effective instant would make every plain refresh until midnight refused
+        refresh_segments(ws, at=min(config.end, now_utc()))
     except refusals as error:  # e.g. a library segment that needs data the demo lacks
         notes.append(f"memberships not refreshed: {' '.join(str(error).split())}")
     step("memberships")

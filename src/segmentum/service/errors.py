@@ -14,6 +14,14 @@ class ServiceError(Exception):
 
 def user_errors() -> tuple[type[BaseException], ...]:
     """Exception classes whose message is meant for the user (no traceback)."""
+    from segmentum.compiler.errors import InvalidSegmentsError
     from segmentum.ingest.errors import IngestError
 
-    return (ServiceError, EngineError, StoreError, IngestError, ValidationError)
+    return (
+        ServiceError,
+        EngineError,
+        StoreError,
+        IngestError,
+        ValidationError,
+        InvalidSegmentsError,
+    )

@@ -136,6 +136,7 @@ def import_file(
         options,
         progress,
         before_commit=record,
+        now=started_at,
     )
     if not shared:
         with ws.store.transaction():

@@ -18,6 +18,7 @@ group, is acknowledged as a duplicate and writes nothing.
 
 from __future__ import annotations
 
+import codecs
 import concurrent.futures
 import json
 import logging
@@ -30,11 +31,13 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, ClassVar
 
 import pyarrow as pa
 
 from segmentum.engine.connection import EngineKind
+from segmentum.ingest.encoding import guess_encoding
 from segmentum.ingest.messages import (
     ALL_REASONS,
     MAX_BATCH_BYTES,
@@ -115,6 +118,9 @@ class Submission:
     submission_id: str = field(default_factory=lambda: str(uuid.uuid4()))
     #: A message's own ``receivedAt`` is its receipt (replayed files only).
     trust_received_at: bool = False
+    #: The quarantine's ``row_number`` of each message (a file's line numbers); default the
+    #: message's index in the submission.
+    row_numbers: Sequence[int] | None = None
 
 
 @dataclass(frozen=True)
@@ -255,6 +261,11 @@ def _ignored_names(mapped: Mapped) -> tuple[str, ...]:
     )
 
 
+def _row_number(submissions: Sequence[Submission], place: tuple[int, int]) -> int:
+    numbers = submissions[place[0]].row_numbers
+    return numbers[place[1]] if numbers is not None else place[1]
+
+
 def process(
     ws: Workspace, submissions: Sequence[Submission], default_region: str | None = None
 ) -> tuple[list[IntakeReport], Committed | None]:
@@ -327,7 +338,7 @@ def process(
                     "import_id": [submissions[where[i.index][0]].submission_id for i in rejected],
                     "table_name": [item.table or "intake" for item in rejected],
                     "source": ["intake:" + submissions[where[i.index][0]].source for i in rejected],
-                    "row_number": [where[item.index][1] for item in rejected],
+                    "row_number": [_row_number(submissions, where[i.index]) for i in rejected],
                     "reasons": [";".join(outcome.reasons[item.index]) for item in rejected],
                     "raw": [item.raw for item in rejected],
                     "recorded_at": [_naive(committed_at)] * len(rejected),
@@ -533,8 +544,22 @@ class LinesSummary:
         }
 
 
-def _lines(lines: Iterable[str]) -> Iterator[tuple[int, Any]]:
+class _UndecodableLineError(Exception):
+    def __init__(self, number: int, error: UnicodeDecodeError) -> None:
+        super().__init__(f"line {number}: {error.reason}")
+        self.number = number
+        self.error = error
+
+
+def _lines(lines: Iterable[str | bytes], encoding: str) -> Iterator[tuple[int, Any]]:
     for number, line in enumerate(lines, start=1):
+        if isinstance(line, bytes):
+            try:
+                line = line.decode(encoding)
+            except UnicodeDecodeError as error:
+                raise _UndecodableLineError(number, error) from error
+            if number == 1:
+                line = line.removeprefix("\ufeff")
         if not line.strip():
             continue
         try:
@@ -543,18 +568,61 @@ def _lines(lines: Iterable[str]) -> Iterator[tuple[int, Any]]:
             yield number, line
 
 
+def _check_encoding_name(encoding: str) -> str:
+    try:
+        return codecs.lookup(encoding).name
+    except LookupError as error:
+        raise ServiceError(f"unknown encoding {encoding!r}") from error
+
+
+def check_encoding(path: Path, encoding: str = "utf-8") -> None:
+    """Raise a `ServiceError` naming the first line of ``path`` that is not valid
+    ``encoding`` (and, for UTF-8, the likely encoding), before anything is ingested."""
+    _check_encoding_name(encoding)
+    decoder = codecs.getincrementaldecoder(encoding)()
+    line = 1
+    with path.open("rb") as handle:
+        while True:
+            chunk = handle.read(1 << 20)
+            try:
+                decoder.decode(chunk, final=not chunk)
+            except UnicodeDecodeError as error:
+                data = error.object if isinstance(error.object, bytes) else chunk
+                line += data.count(b"\n", 0, error.start)
+                guess = guess_encoding(path) if _is_utf8(encoding) else None
+                hint = f"; it looks like {guess}" if guess else ""
+                raise ServiceError(
+                    f"{path}: line {line} is not valid {encoding} ({error.reason}){hint}; "
+                    f"nothing was ingested: re-run with --encoding {guess or 'ENCODING'}"
+                ) from error
+            if not chunk:
+                return
+            line += chunk.count(b"\n")
+
+
+def _is_utf8(encoding: str) -> bool:
+    return _check_encoding_name(encoding) == "utf-8"
+
+
 def ingest_lines(
     ws: Workspace,
-    lines: Iterable[str],
+    lines: Iterable[str | bytes],
     *,
     source: str = "file",
     chunk: int = MAX_BATCH_MESSAGES,
     received_at: Callable[[], datetime] = now_utc,
     default_region: str | None = None,
+    encoding: str = "utf-8",
 ) -> LinesSummary:
     """JSON lines of messages (one message per line; a line holding ``{"batch": [...]}``
     counts as its messages), committed in chunks of ``chunk`` messages exactly as the HTTP
-    path does. Rejected messages are reported by line number."""
+    path does. Rejected messages are reported, and quarantined, by line number.
+
+    Lines given as bytes are decoded with ``encoding``; a line that does not decode stops the
+    ingest with a `ServiceError` naming it and what the lines before it committed (the
+    messages buffered before it are committed first, so that summary is exact).
+    """
+    _check_encoding_name(encoding)
     accepted = duplicates = 0
     rejected: list[dict[str, Any]] = []
     hooks = commit_hooks(ws)
@@ -565,7 +633,11 @@ def ingest_lines(
         if not buffer:
             return
         submission = Submission(
-            [m for _, m in buffer], received_at(), source=source, trust_received_at=True
+            [m for _, m in buffer],
+            received_at(),
+            source=source,
+            trust_received_at=True,
+            row_numbers=[number for number, _ in buffer],
         )
         reports, committed = process(ws, [submission], default_region)
         for ack in reports[0].acks:
@@ -578,19 +650,28 @@ def ingest_lines(
         if committed is not None:
             hooks.publish(committed)
 
-    for number, message in _lines(lines):
-        items: list[Any] = [message]
-        if isinstance(message, dict) and isinstance(message.get("batch"), list):
-            sent_at = message.get("sentAt")
-            items = [
-                {**item, "sentAt": sent_at}
-                if isinstance(item, dict) and sent_at is not None and "sentAt" not in item
-                else item
-                for item in message["batch"]
-            ]
-        for item in items:
-            buffer.append((number, item))
-            if len(buffer) >= chunk:
-                flush()
+    try:
+        for number, message in _lines(lines, encoding):
+            items: list[Any] = [message]
+            if isinstance(message, dict) and isinstance(message.get("batch"), list):
+                sent_at = message.get("sentAt")
+                items = [
+                    {**item, "sentAt": sent_at}
+                    if isinstance(item, dict) and sent_at is not None and "sentAt" not in item
+                    else item
+                    for item in message["batch"]
+                ]
+            for item in items:
+                buffer.append((number, item))
+                if len(buffer) >= chunk:
+                    flush()
+    except _UndecodableLineError as error:
+        flush()
+        raise ServiceError(
+            f"line {error.number} is not valid {encoding} ({error.error.reason}); the lines "
+            f"before it were ingested (accepted {accepted}, duplicates {duplicates}, rejected "
+            f"{len(rejected)}); re-run with --encoding ENCODING (re-sent messages are "
+            "duplicates)"
+        ) from error
     flush()
     return LinesSummary(accepted, duplicates, rejected)

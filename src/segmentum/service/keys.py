@@ -52,6 +52,9 @@ KEY_PREFIX = "sgm_"
 KEY_PATTERN = re.compile(r"sgm_[0-9a-f]{12}_[A-Za-z0-9_-]{43}")
 _PARSE = re.compile(r"^sgm_([0-9a-f]{12})_[A-Za-z0-9_-]{43}$")
 _CREDENTIALS = re.compile(r"\b(Basic|Bearer)\s+[A-Za-z0-9+/=._~-]+", re.IGNORECASE)
+#: A phone number in E.164 (``+`` and 8 to 15 digits, single separators allowed), also
+#: URL-encoded (``%2B``): customer data, never logged (e.g. in an access log's query string).
+_PHONE = re.compile(r"(?:\+|%2[Bb])\d(?:(?:%20| |-|\.)?\d){7,14}(?!\d)")
 _DUMMY_HASH = hashlib.sha256(b"segmentum-no-such-key").hexdigest()
 #: Seconds a looked-up key is trusted before the store is asked again (a revocation made by
 #: another process, e.g. with a PostgreSQL app store, takes effect within this time).
@@ -210,12 +213,27 @@ def _loader(ws: Workspace) -> Callable[[str], StoredKey | None]:
 
 
 def redact(text: str) -> str:
-    """``text`` with every key and every Basic/Bearer credential replaced."""
-    return _CREDENTIALS.sub(lambda m: f"{m.group(1)} {REDACTED}", KEY_PATTERN.sub(REDACTED, text))
+    """``text`` with every key, every Basic/Bearer credential and every E.164 phone number
+    (``+420601123456``, URL-encoded ``%2B420601123456``) replaced."""
+    text = _CREDENTIALS.sub(lambda m: f"{m.group(1)} {REDACTED}", KEY_PATTERN.sub(REDACTED, text))
+    return _PHONE.sub(REDACTED, text)
+
+
+def _redact_arg(value: Any) -> Any:
+    """A log argument with secrets replaced; numbers (and anything clean) unchanged, so the
+    format string (``%d``) still applies."""
+    if isinstance(value, bool | int | float) or value is None:
+        return value
+    text = value if isinstance(value, str) else str(value)
+    cleaned = redact(text)
+    return value if cleaned == text else cleaned
 
 
 class KeyRedactingFilter(logging.Filter):
-    """A logging filter that rewrites a record whose message shows a key or credentials."""
+    """A logging filter that rewrites a record whose message shows a key, credentials or a
+    phone number. It redacts the format string and each argument in place and keeps the
+    arguments' shape (a tuple stays a tuple of the same length: uvicorn's access formatter
+    unpacks it)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         try:
@@ -223,9 +241,20 @@ class KeyRedactingFilter(logging.Filter):
         except Exception:  # a broken format string: leave it to the handler
             return True
         cleaned = redact(message)
-        if cleaned != message:
-            record.msg = cleaned
-            record.args = None
+        if cleaned == message:
+            return True
+        if isinstance(record.msg, str):
+            record.msg = redact(record.msg)
+        if isinstance(record.args, tuple):
+            record.args = tuple(_redact_arg(arg) for arg in record.args)
+        elif isinstance(record.args, Mapping):
+            record.args = {key: _redact_arg(arg) for key, arg in record.args.items()}
+        try:
+            leaked = redact(record.getMessage()) != record.getMessage()
+        except Exception:
+            leaked = True
+        if leaked:  # a secret split between the format and an argument: the whole text
+            record.msg, record.args = cleaned, ()
         return True
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -28,7 +29,7 @@ def refresh_segments(
     (``at``: an exact evaluation instant, e.g. the real-time timer loop's clock)."""
     definitions = stored_definitions(ws)
     versions = {stored.name: stored.version for stored in segment_store.list_segments(ws.store)}
-    instant = at or resolve_as_of(as_of, ws.settings.timezone)
+    instant = at or _as_of_instant(as_of, ws.settings.timezone)
     try:
         changes = refresh(
             ws.store,
@@ -49,6 +50,21 @@ def refresh_segments(
     return [vars(change) for change in changes]
 
 
+def _as_of_instant(as_of: date | None, timezone: str) -> datetime:
+    """``--as-of DAY``: the end of that day, or now for today (the membership log records
+    what is known: an effective instant later than now would log exits and entries that have
+    not happened and refuse every refresh until then); a later day is refused."""
+    now = now_utc()
+    if as_of is not None:
+        today = now.astimezone(ZoneInfo(timezone)).date()
+        if as_of > today:
+            raise ServiceError(
+                f"--as-of {as_of.isoformat()} is in the future (today is {today.isoformat()} "
+                f"in {timezone}): a refresh records memberships as they are known now"
+            )
+    return min(resolve_as_of(as_of, timezone), now)
+
+
 def segment_history(ws: Workspace, name: str) -> list[dict[str, Any]]:
     get_definition(ws, name)
     return membership_store.history(ws.store, name)
@@ -61,6 +77,9 @@ def members_at(ws: Workspace, name: str, at: date) -> list[str]:
 
 
 _FORMULA_START = r"^[=+\-@\t\r\x00]"
+#: A phone number in E.164 (``+`` and digits only) is data, not a formula: spreadsheets show
+#: it as text, and SMS tools need the ``+``.
+_PHONE = r"^\+[0-9]{4,15}$"
 
 
 def neutralise_formulas(table: pa.Table) -> pa.Table:
@@ -68,7 +87,10 @@ def neutralise_formulas(table: pa.Table) -> pa.Table:
     columns = []
     for column in table.columns:
         if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
-            risky = pc.match_substring_regex(column, _FORMULA_START)
+            risky = pc.and_(
+                pc.match_substring_regex(column, _FORMULA_START),
+                pc.invert(pc.match_substring_regex(column, _PHONE)),
+            )
             column = pc.if_else(risky, pc.binary_join_element_wise("'", column, ""), column)
         columns.append(column)
     return pa.table(columns, names=table.column_names)

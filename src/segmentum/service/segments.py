@@ -170,12 +170,13 @@ def create_segment(
         )
     parsed = parse_source(source)
     _check(ws, _with_candidate(ws, name, parsed.node), name)
+    if description is None:
+        description = parsed.description
+        existing = segment_store.get_segment(ws.store, name)
+        if not description and existing is not None:  # re-saved without one: keep it
+            description = existing.description
     return segment_store.save_segment(
-        ws.store,
-        name,
-        to_external(parsed.node),
-        description if description is not None else parsed.description,
-        now_utc(),
+        ws.store, name, to_external(parsed.node), description, now_utc()
     )
 
 
@@ -300,6 +301,19 @@ def segment_sql(ws: Workspace, name: str, dialect: str) -> str:
 
 
 def delete_segment(ws: Workspace, name: str) -> None:
+    """Delete a definition; refused while another definition uses it (``in_segment``), which
+    would leave that one, and every refresh of the workspace, unable to compile."""
+    users = sorted(
+        other
+        for other, node in stored_definitions(ws).items()
+        if other != name
+        and any(isinstance(each, SegmentRef) and each.segment == name for each in walk(node))
+    )
+    if users:
+        raise ServiceError(
+            f"segment {name!r} is used by {', '.join(repr(u) for u in users)}: change or "
+            "delete those first"
+        )
     if not segment_store.delete_segment(ws.store, name):
         raise ServiceError(f"no segment named {name!r}")
 

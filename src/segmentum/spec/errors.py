@@ -20,6 +20,7 @@ ISSUE_CODES: dict[str, str] = {
     "SEG007": "empty all/any",
     "SEG008": "value not allowed",
     "SEG009": "syntax error",
+    "SEG010": "nested too deeply",
 }
 """Every code a spec reader can report, with its one-line meaning."""
 

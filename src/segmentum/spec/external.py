@@ -105,6 +105,44 @@ _MAX_EACH_MONTH = 24
 _MAX_BIRTHDAY_DAYS = 366
 _DEFINITION_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 
+MAX_NESTING = 100
+"""How many ``all``/``any``/``not`` may enclose one another. Checked before any recursive
+reading (Python's recursion limit would otherwise end a deep document with a crash);
+``docs/segment-language.md`` documents it with ``SEG010``."""
+COMBINATORS: tuple[str, ...] = ("all", "any", "not")
+
+
+def nesting_issue(path: str) -> SpecIssue:
+    """The ``SEG010`` issue for the combinator at ``path`` that opens level ``MAX_NESTING + 1``."""
+    return SpecIssue(
+        "SEG010",
+        path,
+        f"the condition is nested deeper than {MAX_NESTING} levels "
+        "(all, any and not inside one another)",
+    )
+
+
+def _too_deep(data: Any, path: str = "") -> SpecIssue | None:
+    """The first combinator (in document order) enclosed by ``MAX_NESTING`` others, found
+    without recursion; None when the nesting is within the limit."""
+    stack: list[tuple[Any, str, int]] = [(data, path, 0)]
+    while stack:
+        item, here, depth = stack.pop()
+        if not isinstance(item, Mapping) or len(item) != 1:
+            continue
+        ((kind, body),) = item.items()
+        if kind not in COMBINATORS:
+            continue
+        if depth == MAX_NESTING:
+            return nesting_issue(here)
+        inner = json_pointer(here, kind)
+        if kind == "not":
+            stack.append((body, inner, depth + 1))
+        elif isinstance(body, list | tuple):
+            children = [(child, json_pointer(inner, i), depth + 1) for i, child in enumerate(body)]
+            stack.extend(reversed(children))
+    return None
+
 
 # --- reading ---------------------------------------------------------------------------------
 
@@ -731,22 +769,30 @@ _NODE_READERS: dict[str, _NodeReader] = {
 
 def _nul_issues(data: Any, path: str, reader: _Reader) -> None:
     """NUL characters never reach an engine: SQL text literals cannot carry them (an Ibis
-    literal with one breaks the query on DuckDB), so a definition holding one is refused."""
-    if isinstance(data, str):
-        if "\x00" in data:
-            reader.issue("SEG008", path, "text values cannot contain NUL characters")
-    elif isinstance(data, Mapping):
-        for key, value in data.items():
-            _nul_issues(key, path, reader)
-            _nul_issues(value, json_pointer(path, str(key)), reader)
-    elif isinstance(data, list | tuple):
-        for index, value in enumerate(data):
-            _nul_issues(value, json_pointer(path, index), reader)
+    literal with one breaks the query on DuckDB), so a definition holding one is refused.
+    Walks with a stack, in document order, so no nesting depth can exhaust the recursion."""
+    stack: list[tuple[Any, str]] = [(data, path)]
+    while stack:
+        item, here = stack.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                reader.issue("SEG008", here, "text values cannot contain NUL characters")
+        elif isinstance(item, Mapping):
+            pending: list[tuple[Any, str]] = []
+            for key, value in item.items():
+                pending.append((key, here))
+                pending.append((value, json_pointer(here, str(key))))
+            stack.extend(reversed(pending))
+        elif isinstance(item, list | tuple):
+            stack.extend(reversed([(v, json_pointer(here, i)) for i, v in enumerate(item)]))
 
 
 def from_external(data: Any) -> Node:
     """The node described by ``data`` (parsed YAML/JSON); raises ``SpecError`` listing every
-    problem found."""
+    problem found (only ``SEG010`` when the nesting is deeper than ``MAX_NESTING``)."""
+    deep = _too_deep(data)
+    if deep is not None:
+        raise SpecError([deep])
     reader = _Reader()
     _nul_issues(data, "", reader)
     node = reader.node(data, "")
@@ -789,6 +835,8 @@ def definition_from_external(data: Any) -> SegmentDefinition:
                 where = parse_text(m["where"])
             except SpecError as exc:
                 reader.issues.extend(exc.under("/where").issues)
+        elif (deep := _too_deep(m["where"], "/where")) is not None:
+            reader.issues.append(deep)
         else:
             where = reader.node(m["where"], "/where")
     if reader.issues or name is None or where is None:

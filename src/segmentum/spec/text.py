@@ -16,11 +16,11 @@ import json
 import re
 from typing import Any
 
-from lark import Lark, Token, Transformer, UnexpectedInput
+from lark import Lark, Token, Transformer, Tree, UnexpectedInput
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedToken, VisitError
 
-from segmentum.spec.errors import SpecError, SpecIssue
-from segmentum.spec.external import from_external
+from segmentum.spec.errors import SpecError, SpecIssue, json_pointer
+from segmentum.spec.external import MAX_NESTING, from_external, nesting_issue
 from segmentum.spec.nodes import (
     METRICS,
     Activity,
@@ -85,11 +85,15 @@ _TERMINAL_NAMES: dict[str, str] = {
 
 def parse_text(text: str) -> Node:
     """The node written as ``text``; raises ``SpecError`` (``SEG009`` for syntax, the
-    external form's codes for the rest)."""
+    external form's codes for the rest; ``SEG010`` for ``all``/``any``/``not`` nested deeper
+    than ``MAX_NESTING``, before anything recursive runs on the tree)."""
     try:
         tree = _PARSER.parse(text)
     except UnexpectedInput as exc:
         raise SpecError([SpecIssue("SEG009", "", _syntax_message(exc))]) from None
+    deep = _too_deep(tree)
+    if deep is not None:
+        raise SpecError([deep])
     try:
         data = _ToExternal().transform(tree)
     except VisitError as exc:
@@ -97,6 +101,39 @@ def parse_text(text: str) -> Node:
             raise exc.orig_exc from None
         raise  # pragma: no cover - a bug in the transformer
     return from_external(data)
+
+
+_COMBINATOR_RULES: dict[str, str] = {
+    "not_": "not",
+    "and_expr": "all",
+    "all_of": "all",
+    "or_expr": "any",
+    "any_of": "any",
+}
+"""Parse-tree rules that become ``all``/``any``/``not`` (parentheses make no tree node)."""
+
+
+def _too_deep(tree: Tree[Token]) -> SpecIssue | None:
+    """Like ``external._too_deep`` on the parse tree, with the path of the equivalent external
+    form, walked with a stack (the transformer recurses once per tree level)."""
+    stack: list[tuple[Tree[Token], str, int]] = [(tree, "", 0)]
+    while stack:
+        item, here, depth = stack.pop()
+        kind = _COMBINATOR_RULES.get(str(item.data))
+        if kind is None:
+            continue
+        if depth == MAX_NESTING:
+            return nesting_issue(here)
+        inner = json_pointer(here, kind)
+        children = [child for child in item.children if isinstance(child, Tree)]
+        if kind == "not":
+            stack.extend((child, inner, depth + 1) for child in children)
+        else:
+            indexed = [
+                (child, json_pointer(inner, i), depth + 1) for i, child in enumerate(children)
+            ]
+            stack.extend(reversed(indexed))
+    return None
 
 
 def _syntax_message(exc: UnexpectedInput) -> str:

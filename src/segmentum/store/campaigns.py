@@ -348,6 +348,43 @@ def suppress(store: AppStore, channel: str, address_hash: str, reason: str, now:
     return bool(rows)
 
 
+def skip_refused(store: AppStore, refused: pa.Table, now: datetime) -> None:
+    """Mark claimed messages the delivery-time consent check refused (``message_key``,
+    ``reason``) as skipped with that reason: they are never sent and leave the claim."""
+    if refused.num_rows == 0:
+        return
+    store.executemany(
+        "UPDATE send_ledger SET status = 'skipped', reason = ?, claimed_by = NULL, "
+        "updated_at = ? WHERE message_key = ? AND status IN ('queued', 'sending')",
+        [
+            (reason, naive(now), key)
+            for key, reason in zip(
+                refused.column("message_key").to_pylist(),
+                refused.column("reason").to_pylist(),
+                strict=True,
+            )
+        ],
+    )
+
+
+def suppression_hashes(store: AppStore, hashes: Sequence[str]) -> pa.Table:
+    """(channel, address_hash) of the suppressed addresses among ``hashes`` (any channel)."""
+    rows = []
+    for start in range(0, len(hashes), 1_000):
+        part = list(hashes[start : start + 1_000])
+        marks = ", ".join("?" for _ in part)
+        rows += store.query(
+            f"SELECT channel, address_hash FROM suppressions WHERE address_hash IN ({marks})",
+            part,
+        )
+    return pa.table(
+        {
+            "channel": pa.array([r["channel"] for r in rows], pa.string()),
+            "address_hash": pa.array([r["address_hash"] for r in rows], pa.string()),
+        }
+    )
+
+
 def suppression_hashes_all(store: AppStore, channel: str) -> pa.Table:
     """(channel, address_hash) of every suppressed address of ``channel``, for the gate."""
     rows = store.query(

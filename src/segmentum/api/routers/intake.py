@@ -117,9 +117,7 @@ async def batch(request: Request, intake: IntakeDep, key: IngestKey) -> dict[str
 async def _single(request: Request, intake: IntakeQueue, kind: str) -> JSONResponse:
     received_at = now_utc()
     message = _json_object(await _body(request, MAX_MESSAGE_BYTES, message_limit_error))
-    message["type"] = kind
-    if kind == "subscription" and "timestamp" not in message and "changed_at" in message:
-        message["timestamp"] = message["changed_at"]
+    message["type"] = kind  # a subscription's changed_at: its event time (ingest.messages)
     answer = await _submit(intake, Submission([message], received_at))
     return JSONResponse(answer, status_code=200 if answer["success"] else 400)
 

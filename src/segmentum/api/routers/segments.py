@@ -25,10 +25,13 @@ Name = Annotated[str, Query(pattern=segment_service.NAME_PATTERN)]
 AsOf = Annotated[date | None, Query(description="evaluate at the end of this day")]
 Columns = Annotated[list[str], Query(description="customer columns to include")]
 NOT_FOUND = error_responses(400, 401, 403, 404)
+#: Both forms of ``where`` (docs/segment-language.md); tests post each to /validate.
 WHERE_EXAMPLES = [
-    "orders in last 90 days >= 2 and lifecycle is active",
-    {"all": [{"attribute": "country", "op": "eq", "value": "CZ"}]},
+    "orders(within 90d).count() >= 2 and lifecycle = active",
+    {"all": [{"attribute": {"field": "country", "eq": "CZ"}}, {"subscription": "sms"}]},
 ]
+#: The condition ``explain`` names the whole definition by: the root's JSON pointer.
+ROOT_CONDITION = "/"
 
 
 class Definition(BaseModel):
@@ -293,7 +296,8 @@ async def explain(
 
     def run(ws: Any) -> dict[str, Any]:
         conditions = segment_service.explain(ws, name, customer_id, as_of)
-        member = next((row["value"] for row in conditions if row["condition"] == name), None)
+        # the root's value; no row at all means outside the universe (e.g. signed up later)
+        member = any(row["condition"] == ROOT_CONDITION and row["value"] for row in conditions)
         return {
             "segment": name,
             "customer_id": customer_id,

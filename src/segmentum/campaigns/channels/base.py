@@ -61,12 +61,23 @@ class ChannelConfigError(ValueError):
 
 
 def send_many(channel: Channel, messages: Iterable[OutgoingMessage]) -> list[SendResult]:
-    """Send in order; a channel with its own `send_many` (the outbox) batches."""
+    """Send in order; a channel with its own `send_many` (the outbox) batches.
+
+    One at a time, a message whose send raises gets a temporary failure of its own and the
+    others keep their answers: a batch answered as one failure after some of it went out
+    would be sent again, those messages included."""
     batch = getattr(channel, "send_many", None)
     if callable(batch):
         results: list[SendResult] = batch(list(messages))
         return results
-    return [channel.send(message) for message in messages]
+    return [_send_one(channel, message) for message in messages]
+
+
+def _send_one(channel: Channel, message: OutgoingMessage) -> SendResult:
+    try:
+        return channel.send(message)
+    except Exception as failure:  # a provider crash on one message
+        return SendResult("temporary_failure", error=f"{type(failure).__name__}: {failure}")
 
 
 #: A batch of messages as Arrow (`send_table`): these `OutgoingMessage` fields, then one

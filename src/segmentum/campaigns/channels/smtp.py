@@ -63,6 +63,9 @@ __all__ = [
     "verify_unsubscribe_token",
 ]
 
+#: SMTP's policy (CRLF, 78-column folding of parsed headers) that writes a header set with
+#: ``set_raw`` as given instead of re-encoding a long one as RFC 2047 encoded words.
+_WIRE = SMTP.clone(refold_source="none")
 #: Headers the channel writes itself; message.headers cannot replace them.
 _OWN_HEADERS = frozenset(
     {"from", "to", "subject", "date", "message-id", "mime-version", "content-type"}
@@ -177,7 +180,7 @@ class SmtpChannel:
 
     def build(self, message: OutgoingMessage) -> EmailMessage:
         """The MIME message (without DKIM), exactly as it will be sent."""
-        email = EmailMessage(policy=SMTP)
+        email = EmailMessage(policy=_WIRE)
         email["From"] = self.sender
         email["To"] = message.to
         email["Subject"] = message.subject or ""
@@ -187,7 +190,12 @@ class SmtpChannel:
             email["Reply-To"] = str(self.reply_to)
         unsubscribe = self._list_unsubscribe(message)
         if unsubscribe:
-            email["List-Unsubscribe"] = unsubscribe
+            # As written (RFC 2369 / 8058: angle-bracketed URIs, which RFC 2047 encoded words
+            # must not wrap): one URI per line, never re-encoded (``_WIRE`` does not refold
+            # raw headers; a URI line stays far under SMTP's 998 octets).
+            if "\r" in unsubscribe or "\n" in unsubscribe:  # a raw header: no injected lines
+                raise ValueError("List-Unsubscribe must be one line")
+            email.set_raw("List-Unsubscribe", ",\r\n ".join(unsubscribe.split(", ")))
             if "https://" in unsubscribe:
                 email["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
         for key, value in message.headers.items():
@@ -204,7 +212,7 @@ class SmtpChannel:
 
     def to_bytes(self, message: OutgoingMessage) -> bytes:
         """The wire form (CRLF line ends), DKIM-signed when a key is configured."""
-        data = self.build(message).as_bytes(policy=SMTP)
+        data = self.build(message).as_bytes(policy=_WIRE)
         if self._dkim is None:
             return data
         selector, domain, key = self._dkim
@@ -243,6 +251,8 @@ class SmtpChannel:
                 connection.close()
 
     def send(self, message: OutgoingMessage) -> SendResult:
+        if not isinstance(message.to, str) or not message.to.strip():
+            return SendResult("permanent_failure", error="invalid message: no address")
         try:
             Address(addr_spec=message.to)
             data = self.to_bytes(message)

@@ -1,4 +1,8 @@
-"""`segmentum campaigns report|save-responders` and `segmentum report segments`."""
+"""`segmentum campaigns report|save-responders` and `segmentum report segments`.
+
+The reports use cases are imported inside the commands: they load the analytics stack
+(≈ 1 s), which no other command, ``--help`` included, needs.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +13,6 @@ import typer
 from segmentum.cli.context import workspace
 from segmentum.cli.options import FormatOption, parse_day
 from segmentum.cli.output import OutputFormat, emit, emit_document, err_console
-from segmentum.service import reports as service
 
 app = typer.Typer(help="Reports: segment sizes over time, transitions, cohorts.")
 
@@ -27,6 +30,8 @@ def campaign_report(
     """Results per segment × variant (and the generic share, each segment, the campaign):
     sends, clicks, conversions, revenue, cost, ROI and the uplift over the holdout with its
     95% interval and tests. The table shows the main columns; csv and json carry all."""
+    from segmentum.service import reports as service  # on use: the analytics stack
+
     ws = workspace(ctx)
     report = service.report_campaign(ws, campaign_id)
     if html is not None:
@@ -45,6 +50,8 @@ def save_responders(
     name: str = typer.Argument(help="The new segment's name"),
 ) -> None:
     """Save the customers who clicked, replied or converted on a campaign as a segment."""
+    from segmentum.service import reports as service  # on use: the analytics stack
+
     stored = service.save_responders(workspace(ctx), campaign_id, name)
     err_console.print(f"saved segment {stored.name} (version {stored.version})")
 
@@ -59,6 +66,8 @@ def segments(
 ) -> None:
     """Segment sizes per day from the membership log, lifecycle and RFM transitions between
     the two dates, cohort retention by signup month."""
+    from segmentum.service import reports as service  # on use: the analytics stack
+
     report = service.report_segments(workspace(ctx), parse_day(date_from), parse_day(date_to))
     if html is not None:
         service.write_html(html, service.segments_html(report))

@@ -16,7 +16,7 @@ from segmentum.cli.options import AsOfOption, FormatOption, parse_day
 from segmentum.cli.output import OutputFormat, emit, emit_batches, emit_document, err_console
 from segmentum.service import library, membership
 from segmentum.service import segments as service
-from segmentum.service.clock import end_of_day, now_utc
+from segmentum.service.clock import end_of_day
 from segmentum.service.errors import ServiceError
 from segmentum.service.segments import DefinitionSource, InvalidDefinitionError
 from segmentum.service.workspace import Workspace
@@ -154,13 +154,6 @@ def _members_at(
         )
     day = parse_day(at)
     assert day is not None
-    timezone = ws.settings.timezone
-    today = now_utc().astimezone(ZoneInfo(timezone)).date()
-    if day > today:
-        raise ServiceError(
-            f"--at {day.isoformat()} is in the future (today is {today.isoformat()} in "
-            f"{timezone}): the membership log knows only the past"
-        )
     ids = membership.members_at(ws, name, day)
     if not ids:
         _note_empty_log(ws, name, day)

@@ -23,7 +23,7 @@ import math
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -35,14 +35,18 @@ from segmentum.catalog.tables import Table
 from segmentum.ingest.importer import ImportOptions, _lookups
 from segmentum.ingest.merge import merge
 from segmentum.ingest.reading import Staged, q
-from segmentum.ingest.validate import REASONS, Context, reason_list, typed_query
+from segmentum.ingest.validate import (
+    FUTURE_TOLERANCE,
+    REASONS,
+    Context,
+    reason_list,
+    typed_query,
+)
 
 #: Limits of the Segment HTTP Tracking API (answered 413 naming the limit).
 MAX_MESSAGE_BYTES = 32 * 1024
 MAX_BATCH_BYTES = 500 * 1024
 MAX_BATCH_MESSAGES = 2500
-#: An event time (after clock-skew correction) later than this past the receipt is rejected.
-FUTURE_TOLERANCE = timedelta(hours=24)
 
 #: Reason codes of the intake besides the importers' (`REASONS`).
 MESSAGE_REASONS: Mapping[str, str] = {

@@ -31,8 +31,9 @@ _ZONED = (
 _ISO_DATE = r"^\d{4}-\d{2}-\d{2}$"
 #: A whole number: optional sign and digits only (no decimals, exponents, hex or `_`).
 _WHOLE = r"^[+-]?[0-9]+$"
-#: A record time (`Table.time_column`) more than this after the import is rejected
-#: `future_timestamp`, the intake's rule (docs/intake.md, "Time").
+#: A record time (`Table.time_column`) more than this after the import, or an intake event
+#: time (after clock-skew correction) more than this after its receipt, is rejected
+#: `future_timestamp` (docs/intake.md, "Time").
 FUTURE_TOLERANCE = timedelta(hours=24)
 _TRUE = ("true", "t", "yes", "y", "1")
 _FALSE = ("false", "f", "no", "n", "0")

@@ -48,6 +48,7 @@ from segmentum.campaigns.policy import Policy
 from segmentum.campaigns.worker import Deliverer, RateLimiter
 from segmentum.engine.connection import EngineKind
 from segmentum.membership.automations import Automation, SendAction, TagAction, WebhookAction
+from segmentum.service.channels import close_channels, open_channels
 from segmentum.service.clock import now_utc
 from segmentum.service.consent import delivery_refusals
 from segmentum.service.errors import ServiceError
@@ -717,12 +718,9 @@ class AutomationWorker:
 
     def deliverer(self, clock: Callable[[], datetime], guard: Guard) -> Deliverer:
         if self._deliverer is None:
-            from segmentum.campaigns.channels.base import channel_from_config
-
             ws = self.ws
             delivery = ws.settings.delivery
-            channels = {name: channel_from_config(dict(config))
-                        for name, config in ws.settings.channels.items()}  # fmt: skip
+            channels = open_channels(ws)
             self._deliverer = Deliverer(
                 store=ws.store, channels=channels, worker_id=self.worker_id,
                 refusals=delivery_refusals(ws),
@@ -744,10 +742,7 @@ class AutomationWorker:
 
     def close(self) -> None:
         if self._deliverer is not None:
-            for channel in self._deliverer.channels.values():
-                close = getattr(channel, "close", None)
-                if callable(close):
-                    close()
+            close_channels(self._deliverer.channels.values())
             self._deliverer = None
 
 

@@ -38,6 +38,7 @@ from segmentum.campaigns.model import (
 from segmentum.campaigns.policy import Policy, gate
 from segmentum.campaigns.schedule import earliest_instant, latest_instant, recurring_days
 from segmentum.campaigns.worker import Deliverer, RateLimiter
+from segmentum.service.channels import close_channels, open_channels
 from segmentum.service.clock import now_utc
 from segmentum.service.consent import delivery_refusals, subscriptions_arrow
 from segmentum.service.errors import ServiceError
@@ -478,21 +479,6 @@ def status(ws: Workspace, campaign_id: str) -> dict[str, Any]:
 # --- test sends ---------------------------------------------------------------------------------
 
 
-def _channels(ws: Workspace) -> dict[str, Any]:
-    """Every configured channel; a configuration that cannot work is one ``ServiceError``
-    naming the channel (before anything is sent: the worker does not start half-equipped)."""
-    from segmentum.campaigns.channels.base import ChannelConfigError, channel_from_config
-
-    channels = {}
-    for name, config in ws.settings.channels.items():
-        try:
-            channels[name] = channel_from_config(dict(config))
-        except ChannelConfigError as problem:  # e.g. a secret's variable not set here
-            _close(channels.values())
-            raise ServiceError(f"channel {name}: {problem}") from None
-    return channels
-
-
 def send_test(ws: Workspace, campaign_id: str, now: datetime | None = None) -> list[dict[str, Any]]:
     """Each variant, rendered for a sample member of its segment, to every seed address.
 
@@ -544,12 +530,12 @@ def send_test(ws: Workspace, campaign_id: str, now: datetime | None = None) -> l
         _policy(ws, require_consent=False, frequency_caps=(),
                 quiet_hours=QuietHours(start="00:00", end="00:00"), quiet_hours_by_country={}),
     )  # fmt: skip
-    channels = _channels(ws)
+    channels = open_channels(ws)
     try:
         return _deliver_tests(ws, campaign, campaign_id, occurrence, keys, rows,
                               decisions, channels, now)  # fmt: skip
     finally:
-        _close(channels.values())
+        close_channels(channels.values())
 
 
 def _deliver_tests(
@@ -715,7 +701,7 @@ def run_worker(
     delivery = ws.settings.delivery
     deliverer = Deliverer(
         store=ws.store,
-        channels=_channels(ws),
+        channels=open_channels(ws),
         worker_id=worker_id or f"{socket.gethostname()}:{os.getpid()}",
         refusals=delivery_refusals(ws),
         retry=RetryPolicy(delivery.max_attempts, delivery.backoff_seconds),
@@ -729,14 +715,7 @@ def run_worker(
     try:
         return _loop(ws, deliverer, once, until_idle, poll_seconds, clock, should_stop, sleep)
     finally:
-        _close(deliverer.channels.values())
-
-
-def _close(channels: Any) -> None:
-    for channel in channels:
-        close = getattr(channel, "close", None)
-        if callable(close):
-            close()
+        close_channels(deliverer.channels.values())
 
 
 def _loop(

@@ -54,15 +54,19 @@ def _as_of_instant(as_of: date | None, timezone: str) -> datetime:
     """``--as-of DAY``: the end of that day, or now for today (the membership log records
     what is known: an effective instant later than now would log exits and entries that have
     not happened and refuse every refresh until then); a later day is refused."""
-    now = now_utc()
     if as_of is not None:
-        today = now.astimezone(ZoneInfo(timezone)).date()
-        if as_of > today:
-            raise ServiceError(
-                f"--as-of {as_of.isoformat()} is in the future (today is {today.isoformat()} "
-                f"in {timezone}): a refresh records memberships as they are known now"
-            )
-    return min(resolve_as_of(as_of, timezone), now)
+        _refuse_future_day(as_of, timezone, "--as-of", "a refresh records memberships as they "
+                           "are known now")  # fmt: skip
+    return min(resolve_as_of(as_of, timezone), now_utc())
+
+
+def _refuse_future_day(day: date, timezone: str, option: str, why: str) -> None:
+    today = now_utc().astimezone(ZoneInfo(timezone)).date()
+    if day > today:
+        raise ServiceError(
+            f"{option} {day.isoformat()} is in the future (today is {today.isoformat()} in "
+            f"{timezone}): {why}"
+        )
 
 
 def segment_history(ws: Workspace, name: str) -> list[dict[str, Any]]:
@@ -71,8 +75,10 @@ def segment_history(ws: Workspace, name: str) -> list[dict[str, Any]]:
 
 
 def members_at(ws: Workspace, name: str, at: date) -> list[str]:
-    """Who was in the segment at the end of ``at`` (workspace timezone), from the log."""
+    """Who was in the segment at the end of ``at`` (workspace timezone), from the log; a day
+    after today is refused."""
     get_definition(ws, name)
+    _refuse_future_day(at, ws.settings.timezone, "--at", "the membership log knows only the past")
     return membership_store.members_at(ws.store, name, end_of_day(at, ws.settings.timezone))
 
 

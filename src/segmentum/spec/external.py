@@ -122,26 +122,44 @@ def nesting_issue(path: str) -> SpecIssue:
     )
 
 
-def _too_deep(data: Any, path: str = "") -> SpecIssue | None:
-    """The first combinator (in document order) enclosed by ``MAX_NESTING`` others, found
-    without recursion; None when the nesting is within the limit."""
-    stack: list[tuple[Any, str, int]] = [(data, path, 0)]
+def first_too_deep(
+    root: Any, path: str, combinator: Callable[[Any], tuple[str, list[Any]] | None]
+) -> SpecIssue | None:
+    """The ``SEG010`` issue of the first combinator (in document order) enclosed by
+    ``MAX_NESTING`` others, found without recursion; None within the limit. ``combinator``
+    says what an item is: ``(kind, children)`` for ``all``/``any``/``not``, else None (the
+    external form's mappings here, the text syntax's parse tree in ``spec.text``)."""
+    stack: list[tuple[Any, str, int]] = [(root, path, 0)]
     while stack:
         item, here, depth = stack.pop()
-        if not isinstance(item, Mapping) or len(item) != 1:
+        found = combinator(item)
+        if found is None:
             continue
-        ((kind, body),) = item.items()
-        if kind not in COMBINATORS:
-            continue
+        kind, children = found
         if depth == MAX_NESTING:
             return nesting_issue(here)
         inner = json_pointer(here, kind)
         if kind == "not":
-            stack.append((body, inner, depth + 1))
-        elif isinstance(body, list | tuple):
-            children = [(child, json_pointer(inner, i), depth + 1) for i, child in enumerate(body)]
-            stack.extend(reversed(children))
+            stack.extend((child, inner, depth + 1) for child in children)
+        else:
+            indexed = enumerate(children)
+            stack.extend(reversed([(c, json_pointer(inner, i), depth + 1) for i, c in indexed]))
     return None
+
+
+def _external_combinator(item: Any) -> tuple[str, list[Any]] | None:
+    if not isinstance(item, Mapping) or len(item) != 1:
+        return None
+    ((kind, body),) = item.items()
+    if kind not in COMBINATORS:
+        return None
+    if kind == "not":
+        return str(kind), [body]
+    return str(kind), list(body) if isinstance(body, list | tuple) else []
+
+
+def _too_deep(data: Any, path: str = "") -> SpecIssue | None:
+    return first_too_deep(data, path, _external_combinator)
 
 
 # --- reading ---------------------------------------------------------------------------------

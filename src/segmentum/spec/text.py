@@ -19,8 +19,8 @@ from typing import Any
 from lark import Lark, Token, Transformer, Tree, UnexpectedInput
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedToken, VisitError
 
-from segmentum.spec.errors import SpecError, SpecIssue, json_pointer
-from segmentum.spec.external import MAX_NESTING, from_external, nesting_issue
+from segmentum.spec.errors import SpecError, SpecIssue
+from segmentum.spec.external import first_too_deep, from_external
 from segmentum.spec.nodes import (
     METRICS,
     Activity,
@@ -113,27 +113,17 @@ _COMBINATOR_RULES: dict[str, str] = {
 """Parse-tree rules that become ``all``/``any``/``not`` (parentheses make no tree node)."""
 
 
+def _tree_combinator(item: Tree[Token]) -> tuple[str, list[Tree[Token]]] | None:
+    kind = _COMBINATOR_RULES.get(str(item.data))
+    if kind is None:
+        return None
+    return kind, [child for child in item.children if isinstance(child, Tree)]
+
+
 def _too_deep(tree: Tree[Token]) -> SpecIssue | None:
-    """Like ``external._too_deep`` on the parse tree, with the path of the equivalent external
-    form, walked with a stack (the transformer recurses once per tree level)."""
-    stack: list[tuple[Tree[Token], str, int]] = [(tree, "", 0)]
-    while stack:
-        item, here, depth = stack.pop()
-        kind = _COMBINATOR_RULES.get(str(item.data))
-        if kind is None:
-            continue
-        if depth == MAX_NESTING:
-            return nesting_issue(here)
-        inner = json_pointer(here, kind)
-        children = [child for child in item.children if isinstance(child, Tree)]
-        if kind == "not":
-            stack.extend((child, inner, depth + 1) for child in children)
-        else:
-            indexed = [
-                (child, json_pointer(inner, i), depth + 1) for i, child in enumerate(children)
-            ]
-            stack.extend(reversed(indexed))
-    return None
+    """``external.first_too_deep`` on the parse tree, with the path of the equivalent external
+    form (the transformer recurses once per tree level)."""
+    return first_too_deep(tree, "", _tree_combinator)
 
 
 def _syntax_message(exc: UnexpectedInput) -> str:

@@ -137,6 +137,12 @@ def run_http(args: argparse.Namespace, db: Path, prepared: dict[str, Any]) -> di
             for q in ("p50", "p95", "p99")
         },
         "micro_batches": status.get("batches"),
+        "micro_batch_ms": {
+            q: None
+            if status.get(f"batch_seconds_{q}") is None
+            else round(status[f"batch_seconds_{q}"] * 1000, 1)
+            for q in ("p50", "p95", "max")
+        },
         "customers_applied": status.get("customers"),
         "membership_changes": status.get("changes"),
         "realtime_error": status.get("error"),

@@ -3,8 +3,9 @@ refresh, from micro-batches and from timers drive them; the worker sends through
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -17,11 +18,19 @@ from tests.automations.shop import add_customer, add_event, add_order, outbox
 from tests.campaigns.campaign_fixtures import outbox_settings
 
 #: Wall-clock based (the membership log's recorded_at of a full refresh is the real clock).
-# A day ahead of the real clock: segments are saved at the real time, and the refresh at W
-# must come after that save to count as their initial population (skip_initial), however
-# long the suite runs before this test does (the first version, 5 minutes ahead, failed
-# when a CI worker reached these tests more than 5 minutes after importing them).
-W = datetime.now(UTC).replace(second=0, microsecond=0) + timedelta(days=1)
+# More than a day ahead of the real clock: segments are saved at the real time, and the
+# refresh at W must come after that save to count as their initial population
+# (skip_initial), however long the suite runs before this test does (the first version, 5
+# minutes ahead, failed when a CI worker reached these tests more than 5 minutes after
+# importing them). At 10:00 in the shop's zone (Europe/Prague), so that the hour after W
+# never crosses a local midnight, where day-based segments move (with W a day after the
+# real clock, the survey reminder's segment took "surv" in at t1 whenever the suite ran
+# between 23:00 and 00:00 in Prague).
+W = datetime.combine(
+    datetime.now(ZoneInfo("Europe/Prague")).date() + timedelta(days=2),
+    time(10, 0),
+    tzinfo=ZoneInfo("Europe/Prague"),
+).astimezone(UTC)
 
 
 @pytest.fixture

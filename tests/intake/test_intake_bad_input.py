@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import logging
+import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -185,6 +186,26 @@ def test_ingest_lines_honours_changed_at(ws: Workspace) -> None:
     assert sql(ws, "SELECT status, changed_at FROM subscriptions") == [
         ("opted_out", datetime(2025, 5, 1))
     ]
+
+
+@pytest.mark.parametrize(
+    ("region", "error"),
+    [("XX", "unknown phone region 'XX' (e.g. CZ, RU)"), ("Czech", "unknown phone region 'Czech'")],
+)
+def test_ingest_lines_refuses_an_unknown_region_before_reading(
+    ws: Workspace, region: str, error: str
+) -> None:
+    line = '{"type":"identify","userId":"C1","messageId":"r1","traits":{"phone":"601123456"}}'
+    with pytest.raises(ServiceError, match=re.escape(error)):
+        ingest_lines(ws, [line], received_at=lambda: RECEIVED, default_region=region)
+    assert sql(ws, "SELECT count(*) FROM customers WHERE customer_id = 'C1'") == [(0,)]
+
+
+@pytest.mark.parametrize("region", ["CZ", "cz", "PL"])
+def test_ingest_lines_accepts_a_known_region(ws: Workspace, region: str) -> None:
+    line = '{"type":"identify","userId":"C1","messageId":"r1","traits":{"phone":"601123456"}}'
+    summary = ingest_lines(ws, [line], received_at=lambda: RECEIVED, default_region=region)
+    assert summary.accepted == 1
 
 
 # --- 4. order item quantities -------------------------------------------------------------------

@@ -59,4 +59,5 @@ def test_a_posted_event_changes_membership(tmp_path: Path) -> None:
         assert status["batches"] >= 1
         assert status["changes"] == 1
         assert status["latency_p50"] is not None
+        assert 0 < status["batch_seconds_p50"] <= status["batch_seconds_max"] < 30
         assert status["timers"] >= 1  # C1's cart leaves the 7-day window one day

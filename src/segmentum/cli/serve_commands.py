@@ -35,6 +35,9 @@ def run_server(state: CliState, host: str, port: int, worker: bool, poll: float 
     """Start uvicorn on the app factory; the CLI's own workspace handle is closed first."""
     import uvicorn
 
+    from segmentum.service.realtime import server_checkpoint_threshold
+
+    server_checkpoint_threshold()  # a bad setting is a one-line error, not a failed start-up
     state.close()
     settings = ServerSettings(db=state.db, app_db=state.app_db, worker=worker, poll_seconds=poll)
     os.environ.update(settings.to_env())

@@ -87,7 +87,9 @@ def prepare_realtime(ctx: typer.Context, output: OutputFormat = FormatOption) ->
 
     Micro-batches of `segmentum serve` then fetch the touched customers' rows 5-10x faster,
     for about twice the database file size; a one-off rewrite (about a minute for 10M
-    events, 10M orders and 17M order items). See docs/realtime.md."""
+    events, 10M orders and 17M order items). Order items also get their order's customer
+    (column rt_customer_id, kept by the intake and repaired when the server starts). See
+    docs/realtime.md."""
     with err_console.status("rewriting") as status:
         report = prepare_lookup_layout(
             workspace(ctx), progress=lambda table: status.update(f"rewriting {table}")

@@ -440,6 +440,8 @@ class IngestOutcome:
     created_customers: frozenset[str]
     event_types: frozenset[str]
     rows_by_table: Mapping[str, int]
+    #: The customer of each order whose order or items were written (order_id -> customer).
+    order_owners: Mapping[str, str] = field(default_factory=dict)
 
 
 _counter = itertools.count()
@@ -561,6 +563,7 @@ def ingest_messages(
         customers_by_table: dict[str, set[str]] = {}
         event_types: set[str] = set()
         rows_by_table: dict[str, int] = {}
+        order_owners: dict[str, str] = {}
         order: dict[int, Any] = {}
         for table_name, table_rows in numbered.items():
             for number, row in table_rows:
@@ -610,6 +613,10 @@ def ingest_messages(
                     customer = by_index[owner[number]].customer_id
                 if customer is not None:
                     touched.add(customer)
+                    if table_name == "orders":  # the last row of a key is the one kept
+                        order_owners[str(row["order_id"])] = str(customer)
+                    elif table_name == "order_items":  # an item's order, when not written
+                        order_owners.setdefault(str(row["order_id"]), str(customer))
                 if table_name == "events" and row.get("type"):
                     event_types.add(str(row["type"]))
         outcome = IngestOutcome(
@@ -618,6 +625,7 @@ def ingest_messages(
             created_customers=frozenset(created),
             event_types=frozenset(event_types),
             rows_by_table=rows_by_table,
+            order_owners=order_owners,
         )
         if before_commit is not None:
             before_commit(outcome)

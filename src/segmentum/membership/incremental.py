@@ -27,6 +27,7 @@ from segmentum.compiler import compile_segments
 from segmentum.compiler.boundaries import Boundary
 from segmentum.compiler.dependencies import Dependencies, dependencies
 from segmentum.compiler.predictive import PREDICTIONS_TABLE
+from segmentum.engine.connection import EngineKind
 from segmentum.spec.nodes import Node
 from segmentum.store.campaigns import insert_arrow
 from segmentum.store.database import AppStore
@@ -138,7 +139,7 @@ def apply_changes(
             ("rt_scope", "customer_id TEXT, effective_at TIMESTAMP"),
             ("rt_segments", "segment TEXT, version INTEGER"),
             ("rt_members", "segment TEXT, customer_id TEXT"),
-            ("rt_current", "segment TEXT, customer_id TEXT"),
+            ("rt_current", "segment TEXT, customer_id TEXT, member_row BIGINT"),
             ("rt_entered", CHANGE_COLUMNS),
             ("rt_exited", CHANGE_COLUMNS),
         ):
@@ -150,8 +151,12 @@ def apply_changes(
         # The scope's current members in one pass over segment_members (which has no index
         # on customer_id: a full refresh's diff would pay for maintaining it); both sides of
         # the diff are then small tables.
+        # DuckDB: with each row's rowid, so the exits are deleted by rowid (a lookup, not a
+        # second pass over segment_members: 1,500 customers 7 ms against 40 ms)
+        by_row = store.kind is EngineKind.DUCKDB
         store.execute(
-            "INSERT INTO rt_current SELECT m.segment, m.customer_id FROM segment_members m "
+            f"INSERT INTO rt_current SELECT m.segment, m.customer_id, "
+            f"{'m.rowid' if by_row else 'NULL'} FROM segment_members m "
             "WHERE m.customer_id IN (SELECT customer_id FROM rt_scope) "
             "AND m.segment IN (SELECT segment FROM rt_segments)"
         )
@@ -179,7 +184,13 @@ def apply_changes(
             "effective_at, ? FROM rt_exited",
             (now_naive,),
         )
-        if store.scalar("SELECT count(*) FROM rt_exited"):
+        if store.scalar("SELECT count(*) FROM rt_exited") and by_row:
+            store.execute(
+                "DELETE FROM segment_members WHERE rowid IN (SELECT c.member_row FROM "
+                "rt_current c JOIN rt_exited x ON x.segment = c.segment "
+                "AND x.customer_id = c.customer_id)"
+            )
+        elif store.scalar("SELECT count(*) FROM rt_exited"):
             store.execute(
                 "DELETE FROM segment_members WHERE customer_id IN "
                 "(SELECT customer_id FROM rt_exited) AND EXISTS (SELECT 1 FROM rt_exited x "

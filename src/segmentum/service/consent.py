@@ -26,6 +26,7 @@ from segmentum.campaigns.policy import address_hash, recheck
 from segmentum.engine.connection import EngineKind
 from segmentum.service.clock import now_utc
 from segmentum.service.errors import ServiceError
+from segmentum.service.realtime import erase_item_owner
 from segmentum.service.workspace import Workspace
 from segmentum.store import campaigns as campaign_store
 from segmentum.store.campaigns import naive
@@ -207,7 +208,8 @@ def export_customer(ws: Workspace, customer_id: str) -> dict[str, Any]:
     if not tables["customers"]:
         raise ServiceError(f"no customer {customer_id!r}")
     order_ids = [row["order_id"] for row in tables["orders"]]
-    items = read["order_items"]
+    # the catalog's columns (the lookup layout adds one of its own: ``realtime.ITEM_OWNER``)
+    items = read["order_items"].select(*(c.name for c in ws.catalog.table("order_items").columns))
     tables["order_items"] = (
         _rows(items.filter(items.order_id.isin([ibis.literal(o) for o in order_ids])))
         if order_ids
@@ -269,6 +271,8 @@ def forget_customer(ws: Workspace, customer_id: str, at: datetime | None = None)
             f"UPDATE {table} SET customer_id = {mark} WHERE customer_id = {mark}",
             (token, customer_id),
         )
+    if "orders" not in mapped:
+        erase_item_owner(ws, customer_id, token)
     store = ws.store
     with store.transaction():
         store.execute(

@@ -49,8 +49,10 @@ from segmentum.ingest.messages import (
     ingest_messages,
     map_message,
 )
+from segmentum.ingest.normalize import is_known_region
 from segmentum.service.clock import now_utc
 from segmentum.service.errors import ServiceError
+from segmentum.service.realtime import keep_item_owners
 from segmentum.service.server import WebhookError
 from segmentum.service.workspace import Workspace
 from segmentum.store import intake as intake_store
@@ -305,6 +307,7 @@ def process(
     committed_at = now_utc()
 
     def record(outcome: IngestOutcome) -> None:
+        keep_item_owners(ws, outcome.order_owners)  # the lookup layout's order_items column
         accepted = [item for item in fresh if not outcome.reasons.get(item.index)]
         rejected = [item for item in fresh if outcome.reasons.get(item.index)]
         intake_store.record_accepted(
@@ -623,6 +626,8 @@ def ingest_lines(
     messages buffered before it are committed first, so that summary is exact).
     """
     _check_encoding_name(encoding)
+    if default_region is not None and not is_known_region(default_region):
+        raise ServiceError(f"unknown phone region {default_region!r} (e.g. CZ, RU)")
     accepted = duplicates = 0
     rejected: list[dict[str, Any]] = []
     hooks = commit_hooks(ws)

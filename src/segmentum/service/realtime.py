@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import re
 import threading
 import time
@@ -24,6 +25,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import duckdb
 import pyarrow as pa
 
 from segmentum.compiler.boundaries import (
@@ -51,6 +53,7 @@ from segmentum.membership.incremental import (
 )
 from segmentum.membership.timers import compute_timers, next_flips, store_timers
 from segmentum.service.clock import now_utc
+from segmentum.service.errors import ServiceError
 from segmentum.service.workspace import Workspace
 from segmentum.spec.external import from_external
 from segmentum.store import automations as automation_store
@@ -62,6 +65,9 @@ _CONTEXT = "realtime.context"
 _PROCESSOR = "realtime.processor"
 #: Customers woken per timer round.
 TIMER_BATCH = 20_000
+#: From this second of each minute the server's micro-batches compile the next minute's
+#: queries in the background (``precompile_next_minute``).
+PRECOMPILE_FROM_SECOND = 30
 
 
 @dataclass
@@ -77,6 +83,8 @@ class Context:
     rankings: dict[tuple[str, ...], set[str]] = field(default_factory=dict)
     scoped: dict[str, Any] = field(default_factory=dict)
     columns: dict[str, str] = field(default_factory=dict)
+    #: First cache keys of the minutes being compiled ahead (``precompile_next_minute``).
+    precompiling: set[tuple[Any, ...]] = field(default_factory=set)
 
 
 def _naive(instant: datetime) -> datetime:
@@ -173,16 +181,21 @@ SEMI_JOIN_FROM = 500
 #: Up to this many order ids the batch's order items are index lookups (order_items has an
 #: ART index on order_id); more are one hash semi-join over the table.
 ITEM_LOOKUPS_UP_TO = 2_000
-#: The same limits once the tables are in the lookup layout (``service.lookup_layout``):
+#: The same limit once the tables are in the lookup layout (``service.lookup_layout``):
 #: uncompressed rows are cheap to fetch, so index lookups stay faster than a scan far longer
-#: (4,000 customers' events: 0.22 s by lookups, 0.8 s by a semi-join scan; the order items
-#: of 20k orders 0.62 s by lookups, 0.76 s by a scan; of 80k orders 1.19 s and 0.71 s).
-#: Through HTTP at 16 clients, 3,000 / 20,000 gave a better tail than 20,000 / 40,000
-#: (commit → visible p99 6.0–6.4 s against 8.1–8.9 s). With the rows clustered by customer,
-#: 6,000 customers: a batch of 4,700 in 648 ms against 770 ms by scans (equal at 9,000),
-#: and 3,114–3,180 events/s through HTTP against 2,706–2,775 (docs/realtime.md).
+#: (4,000 customers' events: 0.22 s by lookups, 0.8 s by a semi-join scan). With the rows
+#: clustered by customer, 6,000 customers: a batch of 4,700 in 648 ms against 770 ms by
+#: scans (equal at 9,000), and 3,114–3,180 events/s through HTTP against 2,706–2,775 with
+#: 3,000 (docs/realtime.md). Order items are then found by customer too (``ITEM_OWNER``).
 PREPARED_SEMI_JOIN_FROM = 6_000
-PREPARED_ITEM_LOOKUPS_UP_TO = 20_000
+#: DuckDB checkpoints the database when a commit finds the write-ahead log over this size
+#: (default 16 MB), inside that commit: 0.6-0.9 s at the 1M workspace whatever the log's
+#: size, stalling the intake and the micro-batches. At 3,000 events/s the log grows about
+#: 0.9 MB/s, so the default meant a stall every ~18 s (commit -> visible p99 3.8-5.0 s at 16
+#: clients); at 256 MB one every ~5 minutes (p99 2.0-3.4 s). The price is the log replayed
+#: after a crash: 60 MB in 0.97 s. ``SEGMENTUM_CHECKPOINT_THRESHOLD`` overrides it.
+SERVER_CHECKPOINT_THRESHOLD = "256MB"
+CHECKPOINT_THRESHOLD_ENV = "SEGMENTUM_CHECKPOINT_THRESHOLD"
 #: realtime_state key recording that the lookup layout was prepared.
 LOOKUP_LAYOUT_KEY = "lookup_layout"
 #: ``ws.extras`` key: ``ensure_indexes`` set the connection up for the lookup layout (the
@@ -194,6 +207,17 @@ LOOKUP_INDEX_SCAN_MAX_COUNT = 1_000_000
 LOOKUP_INDEX_SCAN_PERCENTAGE = 1.0
 SCOPED = ("customers", "orders", "order_items", "returns", "events", "subscriptions",
           "manual_list_members", PREDICTIONS_TABLE)  # fmt: skip
+#: In the lookup layout, ``order_items`` carries its order's customer in this column (not a
+#: catalog column: no definition reads it), indexed, so a batch's items are found by its
+#: customers (1,500 customers: 34 ms) instead of by their order ids (16k ids: 141 ms; 4,000
+#: customers 111 against 757 ms). Kept by every writer that runs beside the server: the
+#: intake (``keep_item_owners`` in its transaction), the erasure; anything else (an import
+#: while the server was stopped) is repaired when the server starts (``ensure_indexes``).
+ITEM_OWNER = "rt_customer_id"
+#: ``ws.extras`` key: whether ``order_items`` has ``ITEM_OWNER`` (looked up once).
+_ITEM_OWNER_PRESENT = "realtime.item_owner"
+#: Order ids per owner-keeping statement (bound values: order_id index lookups).
+ITEM_OWNER_CHUNK = 2_000
 
 
 def _columns(ws: Workspace, ctx: Context) -> dict[str, str]:
@@ -243,6 +267,14 @@ def bound_list(values: list[str]) -> str:
     return ", ".join("?" * len(values)) if values else "NULL"
 
 
+def _by_customer(table: str, many: bool, ids: list[str], column: str) -> tuple[str, list[str]]:
+    """The rows of ``table`` whose ``column`` is one of ``ids``: index lookups of bound ids,
+    or (``many``) a hash semi-join with ``rt_scope_ids``."""
+    if many:
+        return f"{table} SEMI JOIN rt_scope_ids i ON {table}.{column} = i.customer_id", []
+    return f"{table} WHERE {column} IN ({bound_list(ids)})", ids
+
+
 def _stage(
     con: Any, ctx: Context, ids: list[str], tables: Iterable[str], prepared: bool = False
 ) -> None:
@@ -250,7 +282,6 @@ def _stage(
     (``customer_id IN (bound ids)``: index lookups; only the columns definitions read).
     ``prepared``: the tables are in the lookup layout (higher lookup limits)."""
     many = len(ids) > (PREPARED_SEMI_JOIN_FROM if prepared else SEMI_JOIN_FROM)
-    item_lookups = PREPARED_ITEM_LOOKUPS_UP_TO if prepared else ITEM_LOOKUPS_UP_TO
     if many:
         con.execute("CREATE OR REPLACE TEMP TABLE rt_scope_ids AS "
                     "SELECT unnest(?::VARCHAR[]) AS customer_id", [ids])  # fmt: skip
@@ -258,18 +289,18 @@ def _stage(
         if name not in ctx.columns:
             continue
         params: list[str] = []
-        if name == "order_items":  # through the batch's orders (staged before them)
+        if name == "order_items" and prepared:  # by the owner column, as the other tables
+            source, params = _by_customer(name, many, ids, ITEM_OWNER)
+        elif name == "order_items":  # through the batch's orders (staged before them)
             orders = [row[0] for row in con.execute(
                 "SELECT DISTINCT order_id FROM rt_scope_orders").fetchall()]  # fmt: skip
-            if len(orders) > item_lookups:
+            if len(orders) > ITEM_LOOKUPS_UP_TO:
                 source = ("order_items SEMI JOIN rt_scope_orders o "
                           "ON order_items.order_id = o.order_id")  # fmt: skip
             else:
                 source, params = f"order_items WHERE order_id IN ({bound_list(orders)})", orders
-        elif many:
-            source = f"{name} SEMI JOIN rt_scope_ids i ON {name}.customer_id = i.customer_id"
         else:
-            source, params = f"{name} WHERE customer_id IN ({bound_list(ids)})", ids
+            source, params = _by_customer(name, many, ids, "customer_id")
         columns = ", ".join(f"{name}.{column}" for column in ctx.columns[name].split(", "))
         con.execute(f"CREATE OR REPLACE TEMP TABLE rt_scope_{name} AS "
                     f"SELECT {columns} FROM {source}", params)  # fmt: skip
@@ -292,25 +323,61 @@ class Plan:
 def plan_batch(ws: Workspace, ctx: Context, affected: list[str], as_of: datetime,
                ids: list[str]) -> Plan:  # fmt: skip
     """Compile (or take from the cache) the members and timers queries of a batch."""
-    tables = _scoped(ws, ctx)
-    members_sql = timers_sql = None
-    if affected:
-        key: tuple[Any, ...] = ("members", as_of, tuple(affected))
-        members_sql = ctx.sql.get(key)
-        if members_sql is None:
-            expr = members_expr(ctx.definitions, affected, ws.catalog, ws.settings, tables,
-                                as_of, ctx.boundaries)  # fmt: skip
-            members_sql = _cache(ctx, key, str(ws.engine.backend.compile(expr)))
-    timed = _time_bound(ctx)
-    if timed:
-        timers_key: tuple[Any, ...] = ("timers", as_of)
-        timers_sql = ctx.sql.get(timers_key)
-        if timers_sql is None:
-            expr = compile_timers(timed, ws.catalog, ws.settings, tables, as_of)
-            timers_sql = _cache(ctx, timers_key, str(ws.engine.backend.compile(expr)))
+    _scoped(ws, ctx)
+    members_sql, timers_sql = _compiled(ws, ctx, affected, as_of)
     return Plan(ids, affected, members_sql, timers_sql,
                 scoped_tables_read(members_sql, timers_sql),
                 bool(ws.extras.get(_LOOKUPS)))  # fmt: skip
+
+
+def _keys(ctx: Context, affected: list[str], as_of: datetime) -> list[tuple[Any, ...]]:
+    keys: list[tuple[Any, ...]] = [("members", as_of, tuple(affected))] if affected else []
+    return keys + ([("timers", as_of)] if _time_bound(ctx) else [])
+
+
+def _compiled(ws: Workspace, ctx: Context, affected: list[str],
+              as_of: datetime) -> tuple[str | None, str | None]:  # fmt: skip
+    """The members and timers SQL of a batch at ``as_of`` (None: no such query), compiled
+    against the scoped tables (made by ``_scoped``) or taken from the cache."""
+    tables = ctx.scoped
+    members_sql = timers_sql = None
+    for key in _keys(ctx, affected, as_of):
+        sql = ctx.sql.get(key)
+        if sql is None:
+            if key[0] == "members":
+                expr = members_expr(ctx.definitions, affected, ws.catalog, ws.settings, tables,
+                                    as_of, ctx.boundaries)  # fmt: skip
+            else:
+                expr = compile_timers(_time_bound(ctx), ws.catalog, ws.settings, tables, as_of)
+            sql = _cache(ctx, key, str(ws.engine.backend.compile(expr)))
+        if key[0] == "members":
+            members_sql = sql
+        else:
+            timers_sql = sql
+    return members_sql, timers_sql
+
+
+def precompile_next_minute(ws: Workspace, ctx: Context, affected: list[str],
+                           as_of: datetime) -> threading.Thread | None:  # fmt: skip
+    """Compile the queries of the minute after ``as_of`` in a background thread, once per
+    minute and segment set, so that no micro-batch waits for them when the minute turns
+    (compiling the library's queries takes about 1 s, against 3-7 ms from the cache). The
+    caller has planned a batch at ``as_of`` (scoped tables made, boundaries ensured)."""
+    after = as_of + timedelta(minutes=1)
+    missing = [key for key in _keys(ctx, affected, after) if key not in ctx.sql]
+    if not missing or missing[0] in ctx.precompiling:
+        return None
+    ctx.precompiling.add(missing[0])
+
+    def run() -> None:
+        try:
+            _compiled(ws, ctx, affected, after)
+        except Exception:  # the batch of that minute compiles its queries itself
+            log.exception("precompiling the next minute's queries failed")
+
+    thread = threading.Thread(target=run, name="segmentum-precompile", daemon=True)
+    thread.start()
+    return thread
 
 
 def run_plan(con: Any, ctx: Context, plan: Plan, timezone: str) -> tuple[pa.Table, pa.Table]:
@@ -347,8 +414,10 @@ def _timers(ws: Workspace, ctx: Context, as_of: datetime, ids: list[str] | None)
 
 
 def _cache(ctx: Context, key: tuple[Any, ...], sql: str) -> str:
-    if len(ctx.sql) > 256:
-        ctx.sql.clear()
+    if len(ctx.sql) > 256:  # keep the newest minute's (and the one compiled ahead)
+        newest = max(k[1] for k in ctx.sql)
+        for stale in [k for k in ctx.sql if k[1] < newest - timedelta(minutes=1)]:
+            del ctx.sql[stale]
     ctx.sql[key] = sql
     return sql
 
@@ -365,6 +434,21 @@ def lookups_prepared(ws: Workspace) -> bool:
     return _fast(ws) and bool(automation_store.get_state(ws.store, LOOKUP_LAYOUT_KEY))
 
 
+def server_checkpoint_threshold() -> str:
+    """The server's ``checkpoint_threshold`` (``SEGMENTUM_CHECKPOINT_THRESHOLD`` or
+    ``SERVER_CHECKPOINT_THRESHOLD``), checked by DuckDB itself: a ``ServiceError`` naming
+    the variable when it is not a size."""
+    threshold = os.environ.get(CHECKPOINT_THRESHOLD_ENV, SERVER_CHECKPOINT_THRESHOLD)
+    try:
+        with duckdb.connect() as probe:
+            probe.execute("SET checkpoint_threshold = ?", [threshold])
+    except duckdb.Error as error:
+        raise ServiceError(
+            f"{CHECKPOINT_THRESHOLD_ENV}={threshold!r} is not a size such as 256MB or 1GB ({error})"
+        ) from error
+    return threshold
+
+
 def ensure_indexes(ws: Workspace) -> None:
     """ART indexes on customer_id (order_id for items), so a micro-batch reads a few rows of
     each table instead of scanning it (DuckDB; created once, when the server starts). In the
@@ -373,10 +457,14 @@ def ensure_indexes(ws: Workspace) -> None:
     if not _fast(ws):
         return
     con = ws.engine.backend.con
+    con.execute("SET checkpoint_threshold = ?", [server_checkpoint_threshold()])
     if lookups_prepared(ws):
         con.execute("SET force_compression = 'uncompressed'")
         con.execute(f"SET index_scan_max_count = {LOOKUP_INDEX_SCAN_MAX_COUNT:d}")
         con.execute(f"SET index_scan_percentage = {LOOKUP_INDEX_SCAN_PERCENTAGE!r}")
+        repair_item_owners(ws)
+        con.execute(f"CREATE INDEX IF NOT EXISTS rt_order_items_{ITEM_OWNER} "
+                    f"ON order_items ({ITEM_OWNER})")  # fmt: skip
         ws.extras[_LOOKUPS] = True
     for table, column in (
         ("events", "customer_id"),
@@ -390,6 +478,65 @@ def ensure_indexes(ws: Workspace) -> None:
         ("customers", "customer_id"),
     ):
         con.execute(f"CREATE INDEX IF NOT EXISTS rt_{table}_{column} ON {table} ({column})")
+
+
+def item_owners_kept(ws: Workspace) -> bool:
+    """Whether ``order_items`` has the ``ITEM_OWNER`` column (the lookup layout)."""
+    present = ws.extras.get(_ITEM_OWNER_PRESENT)
+    if present is None:
+        present = _fast(ws) and bool(ws.engine.backend.con.execute(
+            "SELECT count(*) FROM duckdb_columns() WHERE table_name = 'order_items' "
+            "AND column_name = ? AND database_name = current_database()",
+            [ITEM_OWNER]).fetchone()[0])  # fmt: skip
+        ws.extras[_ITEM_OWNER_PRESENT] = present
+    return bool(present)
+
+
+def repair_item_owners(ws: Workspace) -> int:
+    """Add ``ITEM_OWNER`` to ``order_items`` when missing and set it wherever it is not its
+    order's customer (rows written while the server was stopped); the rows set. One join
+    of the tables: about a second at 17M items (docs/realtime.md)."""
+    con = ws.engine.backend.con
+    con.execute(f"ALTER TABLE order_items ADD COLUMN IF NOT EXISTS {ITEM_OWNER} VARCHAR")
+    ws.extras[_ITEM_OWNER_PRESENT] = True
+    row = con.execute(
+        f"UPDATE order_items SET {ITEM_OWNER} = o.customer_id FROM orders o "
+        f"WHERE o.order_id = order_items.order_id "
+        f"AND order_items.{ITEM_OWNER} IS DISTINCT FROM o.customer_id"
+    ).fetchone()
+    return int(row[0]) if row else 0
+
+
+def keep_item_owners(ws: Workspace, owners: Mapping[str, str]) -> None:
+    """Set ``ITEM_OWNER`` of the items of ``owners``' orders (order_id -> customer), in the
+    writer's transaction; nothing when the table has no such column. The items are found by
+    bound order ids (the order_id index)."""
+    if not owners or not item_owners_kept(ws):
+        return
+    con = ws.engine.backend.con
+    orders = sorted(owners)
+    name = f"__rt_item_owners_{threading.get_ident()}"
+    con.register(name, pa.table({"order_id": orders, "customer_id": [owners[o] for o in orders]}))
+    try:
+        for start in range(0, len(orders), ITEM_OWNER_CHUNK):
+            chunk = orders[start : start + ITEM_OWNER_CHUNK]
+            con.execute(
+                f"UPDATE order_items SET {ITEM_OWNER} = w.customer_id FROM {name} w "
+                f"WHERE order_items.order_id IN ({bound_list(chunk)}) "
+                f"AND w.order_id = order_items.order_id "
+                f"AND order_items.{ITEM_OWNER} IS DISTINCT FROM w.customer_id",
+                chunk,
+            )
+    finally:
+        con.unregister(name)
+
+
+def erase_item_owner(ws: Workspace, customer_id: str, token: str) -> None:
+    """The erasure's pseudonym in ``ITEM_OWNER`` too (the id must not stay anywhere)."""
+    if item_owners_kept(ws):
+        ws.engine.backend.con.execute(
+            f"UPDATE order_items SET {ITEM_OWNER} = ? WHERE {ITEM_OWNER} = ?", [token, customer_id]
+        )
 
 
 @dataclass
@@ -502,6 +649,8 @@ def apply_unlocked(locked: Locked, touched: Mapping[str, Touch], cursor: Any,
             ctx = _ensure_boundaries(ws, ctx, affected, as_of)
         plan = plan_batch(ws, ctx, affected, as_of, ids)
         timezone = ws.settings.timezone
+        if now.second >= PRECOMPILE_FROM_SECOND:
+            precompile_next_minute(ws, ctx, affected, as_of)
     members, timers = run_plan(cursor, ctx, plan, timezone)
     with locked() as ws:
         if context(ws) is not ctx:  # a definition changed meanwhile: evaluate again
@@ -623,6 +772,8 @@ class RealtimeProcessor:
         self._thread: threading.Thread | None = None
         self._unsubscribe: Callable[[], None] | None = None
         self.latencies: list[float] = []
+        #: Each micro-batch's seconds (planning, reading, writing, waits for the lock).
+        self.batch_seconds: list[float] = []
         self.max_latencies = max_latencies
         self.batches = 0
         self.customers = 0
@@ -689,33 +840,40 @@ class RealtimeProcessor:
             self.batches += 1
             self.customers += report.customers
             self.changes += report.entered + report.exited
+            self.batch_seconds.append(report.seconds)
             for at in committed:
                 self.latencies.append((done - _aware(at)).total_seconds())
-            if len(self.latencies) > self.max_latencies:
-                del self.latencies[: len(self.latencies) - self.max_latencies]
+            for kept in (self.latencies, self.batch_seconds):
+                if len(kept) > self.max_latencies:
+                    del kept[: len(kept) - self.max_latencies]
 
     def stats(self) -> dict[str, Any]:
-        values = sorted(self.latencies)
-
-        def pct(p: float) -> float | None:
-            if not values:
-                return None
-            return values[min(len(values) - 1, round(p / 100 * (len(values) - 1)))]
-
+        latencies, batches = sorted(self.latencies), sorted(self.batch_seconds)
         return {
             "batches": self.batches,
             "customers": self.customers,
             "changes": self.changes,
-            "commits": len(values),
-            "latency_p50": pct(50),
-            "latency_p95": pct(95),
-            "latency_p99": pct(99),
+            "commits": len(latencies),
+            "latency_p50": _percentile(latencies, 50),
+            "latency_p95": _percentile(latencies, 95),
+            "latency_p99": _percentile(latencies, 99),
+            "batch_seconds_p50": _percentile(batches, 50),
+            "batch_seconds_p95": _percentile(batches, 95),
+            "batch_seconds_max": batches[-1] if batches else None,
             "error": self.error,
         }
 
     def reset_stats(self) -> None:
         self.latencies = []
+        self.batch_seconds = []
         self.batches = self.customers = self.changes = 0
+
+
+def _percentile(ordered: list[float], p: float) -> float | None:
+    """The nearest-rank ``p`` percentile of sorted values (None when there are none)."""
+    if not ordered:
+        return None
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
 
 
 def start_processor(ws: Workspace, locked: Locked) -> RealtimeProcessor:

@@ -95,6 +95,15 @@ def test_crud_members_history_explain_export_sql(marketer: TestClient) -> None:
     assert csv.text.splitlines()[0] == '"customer_id","first_name"'
     sql = marketer.get("/api/segments/czech/sql", params={"dialect": "postgres"}).json()
     assert "SELECT" in sql["sql"].upper()
+    marketer.post(
+        "/api/segments", json={"name": "buyers", "where": "orders(within 30d).count() >= 1"}
+    )
+    dated = marketer.get("/api/segments/buyers/sql", params={"as_of": "2024-04-10"}).json()
+    assert "MAKE_TIMESTAMP(2024, 4, 10, 23, 59, 59.999999)" in dated["sql"]
+    assert (
+        "MAKE_TIMESTAMP(2024, 4, 10, 23, 59, 59.999999)"
+        not in (marketer.get("/api/segments/buyers/sql").json()["sql"])
+    )
     assert marketer.delete("/api/segments/czech").status_code == 204
     missing = marketer.get("/api/segments/czech")
     assert missing.status_code == 404

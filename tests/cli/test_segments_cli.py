@@ -144,6 +144,19 @@ def test_sql_dialects_bind_no_user_text(shop: Path) -> None:
         assert "'vip'" in sql
 
 
+def test_sql_as_of_is_the_end_of_that_day(tmp_path: Path) -> None:
+    db = tmp_path / "w.duckdb"
+    run(db, "import", "customers", str(FIXTURES / "customers.csv"))
+    run(db, "import", "orders", str(FIXTURES / "orders.csv"))
+    run(db, "segments", "create", "recent", "--where", "orders(within 30d).count() >= 1")
+    dated = run(db, "segments", "sql", "recent", "--as-of", "2024-04-10").stdout
+    assert '"ordered_at" <= MAKE_TIMESTAMP(2024, 4, 10, 23, 59, 59.999999)' in dated
+    assert "MAKE_TIMESTAMP(2024, 4, 10" not in run(db, "segments", "sql", "recent").stdout
+    bad = run(db, "segments", "sql", "recent", "--as-of", "10.4.2024", check=False)
+    assert bad.returncode == 2
+    assert "Invalid value: '10.4.2024' is not a date like 2024-05-31" in bad.stderr
+
+
 def test_refresh_history_and_members_at(tmp_path: Path) -> None:
     db = tmp_path / "w.duckdb"
     run(db, "import", "customers", str(FIXTURES / "customers.csv"))

@@ -239,11 +239,13 @@ def sql(
     ctx: typer.Context,
     name: str = NameArgument,
     dialect: str = typer.Option("duckdb", "--dialect", help="duckdb, postgres or pyspark."),
+    as_of: str | None = AsOfOption,
 ) -> None:
-    """Print the SQL the segment compiles to (values appear as escaped literals)."""
+    """Print the SQL the segment compiles to (values appear as escaped literals), as of now
+    or the end of --as-of in the workspace timezone."""
     if dialect not in ("duckdb", "postgres", "pyspark"):
         raise typer.BadParameter("dialect must be duckdb, postgres or pyspark")
-    typer.echo(service.segment_sql(workspace(ctx), name, dialect))
+    typer.echo(service.segment_sql(workspace(ctx), name, dialect, parse_day(as_of)))
 
 
 @app.command("delete")

@@ -289,10 +289,11 @@ def explain(
     return [{"condition": key, "value": value} for key, value in rows[0].items()]
 
 
-def segment_sql(ws: Workspace, name: str, dialect: str) -> str:
+def segment_sql(ws: Workspace, name: str, dialect: str, as_of: date | None = None) -> str:
+    """The SQL selecting the members as of the end of ``as_of`` (none: now)."""
     get_definition(ws, name)
     definitions = _needed(stored_definitions(ws), [name])
-    instant = resolve_as_of(None, ws.settings.timezone)
+    instant = resolve_as_of(as_of, ws.settings.timezone)
     expr = evaluate(ws, definitions, instant)
     expr = expr.filter(expr[name]).select("customer_id")
     if dialect == "pyspark":

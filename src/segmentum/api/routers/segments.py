@@ -376,7 +376,9 @@ async def sql(
     server: ServerDep,
     who: Viewer,
     dialect: Literal["duckdb", "postgres", "pyspark"] = "duckdb",
+    as_of: AsOf = None,
 ) -> dict[str, str]:
-    """The SQL that selects the members, for the given engine's dialect."""
-    text = await call(server, lambda ws: segment_service.segment_sql(ws, name, dialect))
+    """The SQL that selects the members, for the given engine's dialect, as of now or the
+    end of ``as_of``."""
+    text = await call(server, lambda ws: segment_service.segment_sql(ws, name, dialect, as_of))
     return {"segment": name, "dialect": dialect, "sql": text}

@@ -247,3 +247,45 @@ def test_compile_fails_closed(
     with pytest.raises(InvalidSegmentsError) as error:
         compile_segments({"s": node}, catalog, settings, tables, AS_OF)
     assert [issue.code for issue in error.value.issues] == ["SEG101"]
+
+
+@pytest.mark.parametrize(
+    ("node", "message"),
+    [
+        (
+            Attribute(field="countyr", comparison=cmp("eq", "CZ")),
+            "customers have no attribute 'countyr' (did you mean 'country'?)",
+        ),
+        (
+            Attribute(field="shoe_size", comparison=cmp("eq", 42)),
+            "customers have no attribute 'shoe_size'",
+        ),
+        (
+            Aggregate(activity=Activity(source="order"), comparison=cmp("gte", 1)),
+            "unknown source or event type 'order' (did you mean 'orders'?)",
+        ),
+        (
+            Aggregate(
+                activity=Activity(
+                    source="orders", filters=(Filter(field="amout", comparison=cmp("gt", 1)),)
+                ),
+                comparison=cmp("gte", 1),
+            ),
+            "orders has no field 'amout' (did you mean 'amount'?)",
+        ),
+        (
+            Aggregate(
+                activity=Activity(source="orders"),
+                function="sum",
+                field="amonut",
+                comparison=cmp("gte", 1),
+            ),
+            "orders has no field 'amonut' (did you mean 'amount'?)",
+        ),
+    ],
+)
+def test_unknown_names_suggest_the_closest_known_one(
+    catalog: Catalog, settings: WorkspaceSettings, node: object, message: str
+) -> None:
+    (issue,) = validate({"s": node}, catalog, settings)  # type: ignore[dict-item]
+    assert issue.message == message

@@ -20,7 +20,7 @@ from segmentum.compiler.lifecycle import STAGES
 from segmentum.compiler.paths import nodes_with_pointers
 from segmentum.compiler.predictive import PREDICTIONS_TABLE, PREDICTIVE_TYPES
 from segmentum.compiler.rfm import PRESETS, group_names, group_table
-from segmentum.compiler.sources import source_info
+from segmentum.compiler.sources import TABLE_SOURCES, source_info
 from segmentum.compiler.types import (
     DERIVED_TYPES,
     METRIC_TYPES,
@@ -28,6 +28,7 @@ from segmentum.compiler.types import (
     aggregate_problem,
     aggregate_type,
 )
+from segmentum.spec.external import did_you_mean
 from segmentum.spec.nodes import (
     Activity,
     Aggregate,
@@ -96,13 +97,20 @@ class _Checker:
     def activity(self, activity: Activity, here: str, *, each_month: bool = False) -> _Found:
         info = source_info(self.catalog, activity.source)
         if info is None:
-            yield "SEG104", f"{here}/source", f"unknown source or event type {activity.source!r}"
+            sources = (*TABLE_SOURCES, *self.catalog.event_types)
+            hint = did_you_mean(activity.source, sources)
+            yield (
+                "SEG104",
+                f"{here}/source",
+                f"unknown source or event type {activity.source!r}{hint}",
+            )
         else:
             for index, item in enumerate(activity.filters):
                 at = f"{here}/filters/{index}"
                 field_type = info.fields.get(item.field)
                 if field_type is None:
-                    message = f"{activity.source} has no field {item.field!r}"
+                    hint = did_you_mean(item.field, info.fields)
+                    message = f"{activity.source} has no field {item.field!r}{hint}"
                     yield "SEG101", f"{at}/field", message
                     continue
                 yield from self.comparison(item.comparison, field_type, at)
@@ -119,7 +127,8 @@ class _Checker:
         if field is not None:
             field_type = info.fields.get(field)
             if field_type is None:
-                message = f"{activity.source} has no field {field!r}"
+                hint = did_you_mean(field, info.fields)
+                message = f"{activity.source} has no field {field!r}{hint}"
                 yield "SEG101", f"{here}/field", message
                 return
         problem = aggregate_problem(function, field_type)
@@ -143,7 +152,8 @@ class _Checker:
     def visit_Attribute(self, node: Attribute, here: str) -> _Found:
         customers = self.catalog.table("customers")
         if not customers.has_column(node.field):
-            yield "SEG101", f"{here}/field", f"customers have no attribute {node.field!r}"
+            hint = did_you_mean(node.field, customers.column_names)
+            yield "SEG101", f"{here}/field", f"customers have no attribute {node.field!r}{hint}"
             return
         yield from self.comparison(node.comparison, customers.column(node.field).type, here)
 

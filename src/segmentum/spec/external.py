@@ -14,7 +14,7 @@ import hashlib
 import json
 import math
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from datetime import date, datetime
 from typing import Any, TypeAlias, cast, get_args
 
@@ -190,7 +190,8 @@ class _Reader:
             return None
         ((kind, body),) = data.items()
         if not isinstance(kind, str) or kind not in _NODE_READERS:
-            self.issue("SEG001", path, f"unknown node kind {kind!r}{_suggest(kind, NODE_KINDS)}")
+            hint = did_you_mean(kind, NODE_KINDS)
+            self.issue("SEG001", path, f"unknown node kind {kind!r}{hint}")
             return None
         reader = _NODE_READERS[kind]
         return reader(self, kind, body, json_pointer(path, kind))
@@ -462,7 +463,7 @@ class _Reader:
                 self.issue(
                     "SEG002",
                     path,
-                    f"unknown key {key!r}{_suggest(key, allowed)} (expected {expected})",
+                    f"unknown key {key!r}{did_you_mean(key, allowed)} (expected {expected})",
                 )
         for key in required:
             if key not in body:
@@ -537,7 +538,8 @@ class _Reader:
             self.issue(
                 "SEG008",
                 path,
-                f"{raw!r} is not allowed{_suggest(raw, allowed)} (expected {', '.join(allowed)})",
+                f"{raw!r} is not allowed{did_you_mean(raw, allowed)} "
+                f"(expected {', '.join(allowed)})",
             )
             return None
         return raw
@@ -756,10 +758,11 @@ def _describe_type(value: Any) -> str:
     return type(value).__name__
 
 
-def _suggest(word: Any, choices: tuple[str, ...]) -> str:
+def did_you_mean(word: Any, choices: Collection[str]) -> str:
+    """`` (did you mean 'x'?)`` for the choice closest to ``word``, or nothing."""
     if not isinstance(word, str):
         return ""
-    close = difflib.get_close_matches(word, choices, n=1)
+    close = difflib.get_close_matches(word, list(choices), n=1)
     return f" (did you mean {close[0]!r}?)" if close else ""
 
 

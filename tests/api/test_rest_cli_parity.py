@@ -172,7 +172,12 @@ def test_workspace_check_is_for_admins(db: str, admin: TestClient) -> None:
 def test_uploaded_list_is_what_in_list_reads(db: str, admin: TestClient) -> None:
     ids = [" C0001", "C0004", "C0001", "", "nobody"]
     uploaded = admin.put("/api/segments/lists/press_contacts", json={"customer_ids": ids})
-    assert uploaded.json() == {"list": "press_contacts", "customers": 3}
+    assert uploaded.json() == {
+        "list": "press_contacts",
+        "customers": 3,
+        "unknown": 1,
+        "unknown_sample": ["nobody"],
+    }
     preview = admin.post(
         "/api/segments/preview", json={"where": "in_list(press_contacts)", "sample": 10}
     ).json()
@@ -181,7 +186,12 @@ def test_uploaded_list_is_what_in_list_reads(db: str, admin: TestClient) -> None
         ["C0001", "C0004"],
     )
     again = admin.put("/api/segments/lists/press_contacts", json={"customer_ids": ["C0004"]})
-    assert again.json()["customers"] == 1
+    assert again.json() == {
+        "list": "press_contacts",
+        "customers": 1,
+        "unknown": 0,
+        "unknown_sample": [],
+    }
     nul = admin.put("/api/segments/lists/press_contacts", json={"customer_ids": ["c\u0000"]})
     assert (nul.status_code, nul.json()["message"]) == (
         400,

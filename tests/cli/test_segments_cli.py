@@ -180,6 +180,12 @@ def test_refresh_history_and_members_at(tmp_path: Path) -> None:
     run(db, "segments", "create", "recent", "--where", "orders(within 60d).count() >= 1")
     third = json.loads(run(db, "segments", "refresh", "--as-of", "2024-06-20", "-f", "json").stdout)
     assert third == [{"segment": "recent", "version": 2, "size": 1, "entered": 1, "exited": 0}]
+    history = json.loads(run(db, "segments", "history", "recent", "-f", "json").stdout)
+    assert [(h["version"], h["size"], h["entered"], h["exited"]) for h in history] == [
+        (1, 1, 1, 0),
+        (1, 0, 0, 1),
+        (2, 1, 1, 0),
+    ]
 
 
 def test_export_neutralises_formulas(shop: Path, tmp_path: Path) -> None:
@@ -217,4 +223,34 @@ def test_export_neutralises_formulas(shop: Path, tmp_path: Path) -> None:
     assert pq.read_table(parquet).to_pylist() == [
         {"customer_id": "c1", "last_name": "Петров"},
         {"customer_id": "c3", "last_name": "=SUM(A1)"},
+    ]
+
+
+def test_upload_list_names_ids_that_are_no_customer(tmp_path: Path) -> None:
+    db = tmp_path / "w.duckdb"
+    run(db, "import", "customers", str(FIXTURES / "customers.csv"))
+    ids = tmp_path / "list.csv"
+    ids.write_text("customer_id\nc1\nghost-7\nc2\nghost-1\nghost-3\n", encoding="utf-8")
+    result = run(db, "segments", "upload-list", "press", str(ids))
+    assert result.stderr.splitlines() == [
+        "list press: 5 customers",
+        "warning: 3 ids name no customer (yet): ghost-1, ghost-3, ghost-7",
+    ]
+    many = tmp_path / "many.csv"
+    many.write_text("".join(f"x{n}\n" for n in range(7)), encoding="utf-8")
+    result = run(db, "segments", "upload-list", "press", str(many))
+    assert result.stderr.splitlines() == [
+        "list press: 7 customers",
+        "warning: 7 ids name no customer (yet): x0, x1, x2, x3, x4, ...",
+    ]
+    one = tmp_path / "one.csv"
+    one.write_text("c1\nghost\n", encoding="utf-8")
+    assert run(db, "segments", "upload-list", "press", str(one)).stderr.splitlines() == [
+        "list press: 2 customers",
+        "warning: 1 id names no customer (yet): ghost",
+    ]
+    known = tmp_path / "known.csv"
+    known.write_text("c1\n", encoding="utf-8")
+    assert run(db, "segments", "upload-list", "press", str(known)).stderr.splitlines() == [
+        "list press: 1 customer"
     ]

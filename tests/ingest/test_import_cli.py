@@ -82,6 +82,24 @@ def test_format_json_prints_exactly_one_object(tmp_path: Path) -> None:
     }
 
 
+def test_format_csv_prints_the_summary_as_csv(tmp_path: Path) -> None:
+    path = tmp_path / "c.csv"
+    path.write_text("customer_id,email\nc1,a@b.cz\nc2,bad\n", encoding="utf-8")
+    code, out, err = _run(tmp_path / "w.duckdb", "customers", str(path), "--format", "csv")
+    assert code == 0, err
+    assert out.splitlines() == [
+        "field,value",
+        "table,customers",
+        f"source,{path}",
+        "loaded,1",
+        "updated,0",
+        "unchanged,0",
+        "rejected,1",
+        'rejected_by_reason,"{""bad_email"": 1}"',
+        f"rejects_path,{tmp_path / 'c.csv.rejected.csv'}",
+    ]
+
+
 def test_errors_exit_non_zero_with_one_line(tmp_path: Path) -> None:
     path = tmp_path / "ru.csv"
     path.write_bytes("customer_id,first_name\nc1,Иван Петров\n".encode("cp1251"))

@@ -120,7 +120,7 @@ def _run(
 
 
 def _report(summary: ImportSummary, output: OutputFormat) -> None:
-    if output is OutputFormat.json:
+    if output is not OutputFormat.table:  # json or csv: the summary on stdout, for scripts
         emit_document(summary.as_dict(), output)
         return
     console = err_console
@@ -175,7 +175,10 @@ def _command(cli_name: str, table: str) -> None:
             None, "--file-format", help="csv, parquet or jsonl (default: by extension)"
         ),
         output: OutputFormat = typer.Option(
-            OutputFormat.table, "--format", "-f", help="Summary as table or json (stdout)"
+            OutputFormat.table,
+            "--format",
+            "-f",
+            help="Summary: table (stderr), json or csv (stdout)",
         ),
     ) -> None:
         _run(

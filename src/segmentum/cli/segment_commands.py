@@ -262,8 +262,17 @@ def upload_list(
     file: Path = typer.Argument(help="CSV or text file: one customer_id per line."),
 ) -> None:
     """Upload a static list of customers (replaces the list of that name)."""
-    count = service.upload_manual_list(workspace(ctx), list_name, file)
-    err_console.print(f"list {list_name}: {count} customers")
+    stored = service.upload_manual_list(workspace(ctx), list_name, file)
+    noun = "customer" if stored.customers == 1 else "customers"
+    err_console.print(f"list {list_name}: {stored.customers} {noun}", markup=False)
+    if stored.unknown:
+        more = ", ..." if stored.unknown > len(stored.unknown_sample) else ""
+        err_console.print(
+            f"warning: {stored.unknown} {'id names' if stored.unknown == 1 else 'ids name'} "
+            "no customer (yet): "
+            f"{', '.join(stored.unknown_sample)}{more}",
+            markup=False,
+        )
 
 
 @app.command("refresh")
@@ -281,7 +290,7 @@ def history(
 ) -> None:
     """Size over time from the membership log."""
     rows = membership.segment_history(workspace(ctx), name)
-    emit(rows, ("effective_at", "size", "entered", "exited"), output)
+    emit(rows, ("effective_at", "version", "size", "entered", "exited"), output)
 
 
 @app.command("export")

@@ -319,7 +319,22 @@ def delete_segment(ws: Workspace, name: str) -> None:
         raise ServiceError(f"no segment named {name!r}")
 
 
-def upload_manual_list(ws: Workspace, list_name: str, file: Path) -> int:
+@dataclass(frozen=True)
+class ListUpload:
+    """A stored static list: its distinct ids, and those that name no customer (kept: the
+    customer may be imported later; shown so that a wrong file is noticed)."""
+
+    list_name: str
+    customers: int
+    unknown: int
+    unknown_sample: tuple[str, ...]
+
+
+#: Unknown ids shown by name.
+UNKNOWN_SAMPLE = 5
+
+
+def upload_manual_list(ws: Workspace, list_name: str, file: Path) -> ListUpload:
     """A static list: one customer_id per line (a CSV's first column; header optional)."""
     import csv
 
@@ -333,11 +348,23 @@ def upload_manual_list(ws: Workspace, list_name: str, file: Path) -> int:
     return replace_manual_list(ws, list_name, rows)
 
 
-def replace_manual_list(ws: Workspace, list_name: str, customer_ids: Iterable[str]) -> int:
+def replace_manual_list(ws: Workspace, list_name: str, customer_ids: Iterable[str]) -> ListUpload:
     """A static list from the ids themselves (blank ids dropped, duplicates counted once)."""
     if not list_name.strip() or "\x00" in list_name:
         raise ServiceError("a list needs a name (without NUL characters)")
     ids = [cid.strip() for cid in customer_ids if cid.strip()]
     if any("\x00" in cid for cid in ids):
         raise ServiceError("customer ids must not contain NUL characters")
-    return segment_store.replace_manual_list(ws.store, list_name, ids)
+    stored = segment_store.replace_manual_list(ws.store, list_name, ids)
+    unknown = _unknown_customers(ws, sorted(set(ids)))
+    return ListUpload(list_name, stored, len(unknown), tuple(unknown[:UNKNOWN_SAMPLE]))
+
+
+def _unknown_customers(ws: Workspace, ids: list[str]) -> list[str]:
+    """The ``ids`` that name no customer, sorted (one anti-join in the engine)."""
+    if not ids:
+        return []
+    wanted = ibis.memtable({"customer_id": ids})
+    customers = ws.table("customers").select("customer_id")
+    missing = wanted.anti_join(customers, "customer_id").order_by("customer_id")
+    return [str(value) for value in missing.to_pyarrow().column("customer_id").to_pylist()]

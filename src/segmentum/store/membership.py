@@ -233,9 +233,10 @@ def members_at(store: AppStore, segment: str, at: datetime) -> list[str]:
 
 
 def history(store: AppStore, segment: str) -> list[dict[str, Any]]:
-    """Size after each effective instant, with the entries and exits that made it."""
+    """Size after each effective instant, with the entries and exits that made it and the
+    definition's version that made them (the newest, should one instant hold two)."""
     rows = store.query(
-        "SELECT effective_at, "
+        "SELECT effective_at, max(version) AS version, "
         "sum(CASE change WHEN 'entered' THEN 1 ELSE 0 END) AS entered, "
         "sum(CASE change WHEN 'exited' THEN 1 ELSE 0 END) AS exited "
         "FROM membership_log WHERE segment = ? GROUP BY effective_at ORDER BY effective_at",
@@ -248,6 +249,7 @@ def history(store: AppStore, segment: str) -> list[dict[str, Any]]:
         out.append(
             {
                 "effective_at": row["effective_at"],
+                "version": int(row["version"]),
                 "size": size,
                 "entered": int(row["entered"]),
                 "exited": int(row["exited"]),

@@ -241,9 +241,14 @@ async def upload_list(
     """Upload a static list of customers (``segments upload-list``)."""
 
     def replace(ws: Any) -> dict[str, Any]:
-        count = segment_service.replace_manual_list(ws, list_name, body.customer_ids)
-        record(ws, who, "change", "manual_list", list_name, {"customers": count})
-        return {"list": list_name, "customers": count}
+        stored = segment_service.replace_manual_list(ws, list_name, body.customer_ids)
+        record(ws, who, "change", "manual_list", list_name, {"customers": stored.customers})
+        return {
+            "list": list_name,
+            "customers": stored.customers,
+            "unknown": stored.unknown,
+            "unknown_sample": list(stored.unknown_sample),
+        }
 
     return await call(server, replace)
 

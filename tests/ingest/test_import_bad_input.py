@@ -153,6 +153,37 @@ def test_order_time_far_in_the_future_is_rejected(
     assert [r for _, r in rejected(result)] == reasons
 
 
+@pytest.mark.parametrize(
+    ("column", "value", "loaded", "reasons"),
+    [
+        ("ordered_at", "0001-01-01T00:00:00Z", 0, ["implausible_date"]),
+        ("ordered_at", "1899-12-31T23:59:59Z", 0, ["implausible_date"]),
+        ("ordered_at", "1900-01-01T00:00:00Z", 1, []),
+        ("ordered_at", "1985-05-05T10:00:00Z", 1, []),
+    ],
+)
+def test_times_before_1900_are_implausible(
+    ws: Workspace, tmp_path: Path, column: str, value: str, loaded: int, reasons: list[str]
+) -> None:
+    path = write(tmp_path, "o.csv", f"order_id,customer_id,{column},amount\nO1,C1,{value},10\n")
+    result = run(ws, "orders", path, ImportOptions(create_customers=True))
+    assert result.summary.loaded == loaded
+    assert [r for _, r in rejected(result)] == reasons
+
+
+@pytest.mark.parametrize(
+    ("birth_date", "loaded", "reasons"),
+    [("0001-01-01", 0, ["implausible_date"]), ("1930-02-03", 1, [])],
+)
+def test_dates_before_1900_are_implausible(
+    ws: Workspace, tmp_path: Path, birth_date: str, loaded: int, reasons: list[str]
+) -> None:
+    path = write(tmp_path, "c.csv", f"customer_id,birth_date\nC1,{birth_date}\n")
+    result = run(ws, "customers", path)
+    assert result.summary.loaded == loaded
+    assert [r for _, r in rejected(result)] == reasons
+
+
 # --- 3. events.properties -------------------------------------------------------------------------
 
 

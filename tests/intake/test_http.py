@@ -389,10 +389,12 @@ def test_json_lines_ingest_equals_the_http_path(shop: Shop, tmp_path: Any) -> No
     result = CliRunner().invoke(cli, ["--db", other.db, "ingest", str(lines), "--format", "json"])
     assert result.exit_code == 0, result.output
     summary = json.loads(result.stdout)
-    assert (summary["accepted"], summary["rejected"]) == (5, 1)
+    assert (summary["accepted"], summary["stored"], summary["duplicates"]) == (5, 5, 0)
+    assert summary["rejected"] == 1
     assert summary["rejected_messages"][0]["line"] == 6
     again = CliRunner().invoke(cli, ["--db", other.db, "ingest", str(lines), "--format", "json"])
-    assert json.loads(again.stdout)["duplicates"] == 5
+    repeated = json.loads(again.stdout)
+    assert (repeated["accepted"], repeated["stored"], repeated["duplicates"]) == (5, 0, 5)
     with TestClient(create_app(ServerSettings(db=other.db, worker=False))) as test_client:
         assert dump(test_client.app) == over_http
     assert over_http["order_items"] == [("O", "P", 1, Decimal("9.90"))]

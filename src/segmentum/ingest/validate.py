@@ -38,6 +38,10 @@ FUTURE_TOLERANCE = timedelta(hours=24)
 _TRUE = ("true", "t", "yes", "y", "1")
 _FALSE = ("false", "f", "no", "n", "0")
 
+#: Dates and times before this are refused (``implausible_date``): placeholders of other
+#: systems (0001-01-01, 1800-01-01) that would otherwise count as real history, e.g. a
+#: signup 2,000 years ago in a "customer for 10 years" segment.
+EARLIEST_DATE = "1900-01-01"
 #: Every reason code with its meaning (docs/import.md repeats this table).
 REASONS: Mapping[str, str] = {
     "wrong_column_count": "the record has more or fewer fields than the header",
@@ -59,6 +63,7 @@ REASONS: Mapping[str, str] = {
     "unknown_lead_stage": "a lead stage other than new_lead, qualified_lead, customer",
     "unknown_event_type": "an event type neither built in nor declared in the workspace",
     "future_timestamp": "the record's time is more than 24 hours after the import",
+    "implausible_date": "a date or time before 1900-01-01 (a placeholder such as 0001-01-01)",
     "duplicate_key_in_file": "an earlier row of the same file has the same key",
     "unknown_customer": "the customer does not exist (use --create-customers)",
 }
@@ -165,10 +170,16 @@ def _typed(table: Table, column: Column, v: str, ctx: Context) -> _Cell:
         )
         cell.reasons.append((f"{present} AND {{t}} IS NULL", "bad_bool"))
         return cell
-    if kind is T.DATE:
-        return _Cell(_date(v, ctx), [(f"{present} AND {{t}} IS NULL", "bad_date")])
-    if kind is T.TIMESTAMP:
-        return _Cell(_timestamp(v, ctx), [(f"{present} AND {{t}} IS NULL", "bad_date")])
+    if kind.is_temporal:
+        sql_type = "DATE" if kind is T.DATE else "TIMESTAMP"
+        parsed = _date(v, ctx) if kind is T.DATE else _timestamp(v, ctx)
+        return _Cell(
+            parsed,
+            [
+                (f"{present} AND {{t}} IS NULL", "bad_date"),
+                (f"{{t}} < {sql_type} '{EARLIEST_DATE}'", "implausible_date"),
+            ],
+        )
     if kind is T.TEXT_LIST:
         # CASE, not AND: DuckDB does not short-circuit, and json_type fails on invalid JSON
         as_json = f"CASE WHEN json_valid({v}) THEN json_type({v}) = 'ARRAY' ELSE false END"

@@ -534,13 +534,22 @@ class IntakeQueue:
 
 @dataclass(frozen=True)
 class LinesSummary:
+    """``accepted`` as the intake acknowledges them (a message sent again is acknowledged
+    again: Segment's convention), of which ``duplicates`` were stored before; ``stored``
+    the rest, written now."""
+
     accepted: int
     duplicates: int
     rejected: list[dict[str, Any]]
 
+    @property
+    def stored(self) -> int:
+        return self.accepted - self.duplicates
+
     def as_dict(self) -> dict[str, Any]:
         return {
             "accepted": self.accepted,
+            "stored": self.stored,
             "duplicates": self.duplicates,
             "rejected": len(self.rejected),
             "rejected_messages": self.rejected,

@@ -156,7 +156,7 @@ def apply_changes(
         by_row = store.kind is EngineKind.DUCKDB
         store.execute(
             f"INSERT INTO rt_current SELECT m.segment, m.customer_id, "
-            f"{'m.rowid' if by_row else 'NULL'} FROM segment_members m "
+            f"{'m.rowid' if by_row else 'CAST(NULL AS BIGINT)'} FROM segment_members m "
             "WHERE m.customer_id IN (SELECT customer_id FROM rt_scope) "
             "AND m.segment IN (SELECT segment FROM rt_segments)"
         )

@@ -192,7 +192,7 @@ PREPARED_SEMI_JOIN_FROM = 6_000
 #: (default 16 MB), inside that commit: 0.6-0.9 s at the 1M workspace whatever the log's
 #: size, stalling the intake and the micro-batches. At 3,000 events/s the log grows about
 #: 0.9 MB/s, so the default meant a stall every ~18 s (commit -> visible p99 3.8-5.0 s at 16
-#: clients); at 256 MB one every ~5 minutes (p99 2.0-3.4 s). The price is the log replayed
+#: clients); at 256 MB one every ~5 minutes (p99 2.2-2.5 s). The price is the log replayed
 #: after a crash: 60 MB in 0.97 s. ``SEGMENTUM_CHECKPOINT_THRESHOLD`` overrides it.
 SERVER_CHECKPOINT_THRESHOLD = "256MB"
 CHECKPOINT_THRESHOLD_ENV = "SEGMENTUM_CHECKPOINT_THRESHOLD"

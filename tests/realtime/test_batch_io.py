@@ -3,7 +3,7 @@ timers that changed, ids always as bound values."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 
 from segmentum.service import realtime
 from segmentum.service.workspace import Workspace
@@ -83,3 +83,31 @@ def test_only_the_scoped_tables_the_queries_read_are_staged() -> None:
 def test_ids_reach_sql_as_bound_values_only() -> None:
     assert realtime.bound_list(["C1", "x'); DROP TABLE customers; --"]) == "?, ?"
     assert realtime.bound_list([]) == "NULL"
+
+
+def test_effective_times_are_the_batch_customers_latest_event_since(
+    workspace: Workspace,
+) -> None:
+    def at(hour: int, minute: int = 0) -> datetime:
+        return datetime(2026, 5, 1, hour, minute)
+
+    rows = [  # message, customer, received, occurred
+        ("m1", "a", at(10), at(9)),
+        ("m2", "a", at(11), at(10, 30)),
+        ("m3", "b", at(11), at(8)),
+        ("m4", "c", at(11), at(11)),  # not in the batch
+        ("m5", "d", at(9), at(9)),  # received before ``since``
+        ("m6", "b", at(11), None),  # no event time (e.g. an identify without timestamp)
+    ]
+    for message, customer, received, occurred in rows:
+        workspace.store.execute(
+            "INSERT INTO intake_messages (message_id, kind, customer_id, record_table, "
+            "received_at, occurred_at, batch_id) VALUES (?, 'track', ?, 'events', ?, ?, 'b1')",
+            (message, customer, received, occurred),
+        )
+    since = datetime(2026, 5, 1, 9, 30, tzinfo=UTC)
+    found = realtime._effective_times(workspace, ["a", "b", "d", "e"], since)
+    assert found == {"a": at(10, 30), "b": at(8)}
+    assert realtime._effective_times(workspace, [], since) == {}
+    later = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
+    assert realtime._effective_times(workspace, ["a"], later) == {}

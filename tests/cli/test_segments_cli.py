@@ -6,25 +6,18 @@ from __future__ import annotations
 import csv
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
 
+from tests.cli.runner import run as run_cli
+
 FIXTURES = Path(__file__).parent / "fixtures"
 
 
 def run(db: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    result = subprocess.run(
-        [sys.executable, "-m", "segmentum", "--db", str(db), *args],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if check and result.returncode != 0:
-        raise AssertionError(f"{args} failed: {result.stderr}")
-    return result
+    return run_cli(db, *args, check=check)
 
 
 @pytest.fixture(scope="module")

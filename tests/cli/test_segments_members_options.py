@@ -7,12 +7,12 @@ from __future__ import annotations
 import csv
 import io
 import json
-import subprocess
-import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+
+from tests.cli.runner import run
 
 HEADER = [
     "customer_id", "first_name", "last_name", "country", "signup_at", "lead_stage", "tags",
@@ -26,15 +26,6 @@ FORMULA_ROWS = [
 ]  # fmt: skip
 MANY = 1234
 NOTE_1234 = "showing 1,000 of 1,234 members; use --format csv or json for all\n"
-
-
-def run(db: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "segmentum", "--db", str(db), *args],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
 
 
 def ok(db: Path, *args: str) -> str:

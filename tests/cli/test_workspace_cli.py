@@ -3,18 +3,9 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
-
-def run(db: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "segmentum", "--db", str(db), *args],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+from tests.cli.runner import run
 
 
 def test_settings_round_trip(tmp_path: Path) -> None:

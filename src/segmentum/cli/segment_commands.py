@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from datetime import UTC, date, datetime
+from datetime import date
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import pyarrow as pa
 import typer
@@ -16,7 +15,6 @@ from segmentum.cli.options import AsOfOption, FormatOption, parse_day
 from segmentum.cli.output import OutputFormat, emit, emit_batches, emit_document, err_console
 from segmentum.service import library, membership
 from segmentum.service import segments as service
-from segmentum.service.clock import end_of_day
 from segmentum.service.errors import ServiceError
 from segmentum.service.segments import DefinitionSource, InvalidDefinitionError
 from segmentum.service.workspace import Workspace
@@ -164,27 +162,15 @@ def _members_at(
 def _note_empty_log(ws: Workspace, name: str, day: date) -> None:
     """Say on stderr when the segment's log has no entry at or before the end of ``day``: the
     empty list may then mean "not refreshed by then" rather than "no members"."""
-    end = end_of_day(day, ws.settings.timezone)
-    logged = [_utc(row["effective_at"]) for row in membership.segment_history(ws, name)]
-    if any(instant <= end for instant in logged):
+    why = membership.empty_log_reason(ws, name, day)
+    if why is None:
         return
-    if logged:
-        first = min(logged).astimezone(ZoneInfo(ws.settings.timezone)).date().isoformat()
-        why = f"its first entry is on {first}; the segment may not have been refreshed by then"
-    else:
-        why = "it has no entries yet; has the segment been refreshed (segments refresh)?"
     err_console.print(
         f"note: the membership log of {name} has nothing at or before {day.isoformat()} ({why})",
         markup=False,
         highlight=False,
         soft_wrap=True,
     )
-
-
-def _utc(value: Any) -> datetime:
-    """A log instant (stored as a naive UTC timestamp) as an aware UTC datetime."""
-    instant = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
-    return instant.replace(tzinfo=UTC) if instant.tzinfo is None else instant.astimezone(UTC)
 
 
 def _emit_members(

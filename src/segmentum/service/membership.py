@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -80,6 +80,20 @@ def members_at(ws: Workspace, name: str, at: date) -> list[str]:
     get_definition(ws, name)
     _refuse_future_day(at, ws.settings.timezone, "--at", "the membership log knows only the past")
     return membership_store.members_at(ws.store, name, end_of_day(at, ws.settings.timezone))
+
+
+def empty_log_reason(ws: Workspace, name: str, at: date) -> str | None:
+    """Why ``members_at`` may be empty for a reason other than "no members": the segment's
+    log starts after the end of ``at``, or is empty (None when the log covers ``at``)."""
+    zone = ws.settings.timezone
+    first = membership_store.first_logged(ws.store, name)
+    if first is None:
+        return "it has no entries yet; has the segment been refreshed (segments refresh)?"
+    first_utc = first.replace(tzinfo=UTC) if first.tzinfo is None else first
+    if first_utc <= end_of_day(at, zone):
+        return None
+    day = first_utc.astimezone(ZoneInfo(zone)).date().isoformat()
+    return f"its first entry is on {day}; the segment may not have been refreshed by then"
 
 
 _FORMULA_START = r"^[=+\-@\t\r\x00]"

@@ -218,6 +218,15 @@ def apply_refresh(
     return changes
 
 
+def first_logged(store: AppStore, segment: str) -> datetime | None:
+    """The earliest effective instant in the segment's log (naive UTC), None when empty."""
+    value = store.scalar("SELECT min(effective_at) FROM membership_log WHERE segment = ?",
+                         (segment,))  # fmt: skip
+    if value is None:
+        return None
+    return value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+
+
 def members_at(store: AppStore, segment: str, at: datetime) -> list[str]:
     """Who was a member at an instant, from the log (latest change at or before it wins)."""
     rows = store.query(

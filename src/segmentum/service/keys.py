@@ -59,6 +59,11 @@ _DUMMY_HASH = hashlib.sha256(b"segmentum-no-such-key").hexdigest()
 #: Seconds a looked-up key is trusted before the store is asked again (a revocation made by
 #: another process, e.g. with a PostgreSQL app store, takes effect within this time).
 CACHE_SECONDS = 5.0
+#: While one request reloads an expired key, the others keep the expired entry for at most
+#: this long instead of queueing behind the workspace lock. Under load every key expired at
+#: once and each request of the 16 clients waited for the lock in turn (the intake and the
+#: micro-batches hold it), a stall every `CACHE_SECONDS`.
+STALE_SECONDS = 30.0
 REDACTED = "[redacted]"
 
 
@@ -130,15 +135,24 @@ def revoke_key(ws: Workspace, key_id: str, at: datetime | None = None) -> None:
 
 @dataclass
 class KeyRing:
-    """Looked-up keys, cached for `CACHE_SECONDS` so a request rarely needs the store."""
+    """Looked-up keys, cached for `CACHE_SECONDS` so a request rarely needs the store.
+
+    An expired key is reloaded by one request at a time: the others meanwhile keep the
+    expired entry (up to `STALE_SECONDS` old), so a reload never queues every request behind
+    the store. ``forget`` (a revocation in this process) takes effect at once."""
 
     seconds: float = CACHE_SECONDS
+    stale_seconds: float = STALE_SECONDS
     clock: Callable[[], float] = time.monotonic
     _cache: dict[str, tuple[StoredKey | None, float]] = field(default_factory=dict)
+    _loading: set[str] = field(default_factory=set)
+    #: Bumped by ``forget``: a load that began before it does not store its answer.
+    _generation: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def forget(self, key_id: str | None = None) -> None:
         with self._lock:
+            self._generation += 1
             if key_id is None:
                 self._cache.clear()
             else:
@@ -148,11 +162,21 @@ class KeyRing:
         now = self.clock()
         with self._lock:
             cached = self._cache.get(key_id)
-        if cached is not None and now - cached[1] < self.seconds:
-            return cached[0]
-        stored = load(key_id)
+            if cached is not None and now - cached[1] < self.seconds:
+                return cached[0]
+            reloading = key_id in self._loading
+            if reloading and cached is not None and now - cached[1] < self.stale_seconds:
+                return cached[0]
+            self._loading.add(key_id)
+            generation = self._generation
+        try:
+            stored = load(key_id)
+        finally:
+            with self._lock:
+                self._loading.discard(key_id)
         with self._lock:
-            self._cache[key_id] = (stored, now)
+            if generation == self._generation:
+                self._cache[key_id] = (stored, now)
         return stored
 
 

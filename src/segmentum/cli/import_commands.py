@@ -137,7 +137,10 @@ def _report(summary: ImportSummary, output: OutputFormat) -> None:
 def _command(cli_name: str, table: str) -> None:
     def command(
         ctx: typer.Context,
-        file: Path = typer.Argument(help="CSV, Parquet (.parquet) or JSON lines (.jsonl)"),
+        file: Path = typer.Argument(
+            help="CSV, Parquet (.parquet) or JSON lines (.jsonl), by the last suffix; "
+            "gzip (.gz) is decompressed"
+        ),
         maps: list[str] = typer.Option(
             [], "--map", "-m", help="TARGET=SOURCE column mapping; repeatable"
         ),
@@ -172,7 +175,7 @@ def _command(cli_name: str, table: str) -> None:
             None, "--rejects", help="Rejects file (default FILE.rejected.csv)"
         ),
         file_format: FileFormat | None = typer.Option(
-            None, "--file-format", help="csv, parquet or jsonl (default: by extension)"
+            None, "--file-format", help="csv, parquet or jsonl (default: by the last extension)"
         ),
         output: OutputFormat = typer.Option(
             OutputFormat.table,

@@ -54,7 +54,7 @@ class ImportOptions:
     create_customers: bool = False
     #: Default FILE.rejected.csv next to the file.
     rejects_path: Path | None = None
-    #: Default by extension (.parquet, .jsonl/.ndjson/.json, else CSV).
+    #: Default by the last suffix (.parquet, .jsonl/.ndjson/.json, else CSV; .gz looked through).
     file_format: Literal["csv", "parquet", "jsonl"] | None = None
 
 

@@ -57,6 +57,18 @@ REFUSED = [
         "automation welcome: template problems: action.template: body line 1: "
         "No filter named 'no_such_filter'.",
     ),
+    (
+        {"body": "Hi", "languages": {"cs": {"body": "{{ 1 / 0 }}"}}},
+        "automation welcome: template problems: action.template.languages.cs: does not render "
+        "even for a customer with every field filled in: body line 1: ZeroDivisionError: "
+        "division by zero",
+    ),
+    (
+        {"body": "{{ cycler.__init__.__globals__ }}"},
+        "automation welcome: template problems: action.template: does not render even for a "
+        "customer with every field filled in: body line 1: not allowed: access to attribute "
+        "'__init__' of 'type' object is unsafe.",
+    ),
 ]
 
 

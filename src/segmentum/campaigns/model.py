@@ -14,11 +14,29 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+from pydantic.config import JsonDict
 
 NAME_PATTERN = r"^[a-z][a-z0-9_]{0,62}$"
 Channel = Literal["sms", "email", "web_push"]
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+#: Splits, holdouts and the generic share are whole percentages; the bounds are checked by
+#: the validators below (whose messages name the value given) and published in the schema.
+PERCENT_SCHEMA: JsonDict = {"minimum": 0, "maximum": 100}
+
+
+def percent_problem(what: str, value: int) -> str | None:
+    """Why ``value`` is not a whole percentage, or None when it is one."""
+    if 0 <= value <= 100:
+        return None
+    return f"{what} is {value}; it must be a whole percentage from 0 to 100"
 
 
 class _Model(BaseModel):
@@ -103,19 +121,37 @@ class Template(Content):
 
 class Variant(_Model):
     name: str = Field(pattern=r"^[A-Za-z0-9_-]{1,40}$")
-    #: Percentage of the segment's recipients that get this variant; variants sum to 100.
-    split: int = Field(ge=0, le=100)
+    #: Percentage of the segment's treated recipients that get this variant; the variants of a
+    #: segment add up to 100.
+    split: int = Field(json_schema_extra=PERCENT_SCHEMA)
     template: Template
+
+    @field_validator("split")
+    @classmethod
+    def _split_percent(cls, value: int, info: ValidationInfo) -> int:
+        problem = percent_problem(f"variant {info.data.get('name', '?')}: split", value)
+        if problem:
+            raise ValueError(problem)
+        return value
 
 
 class SegmentTarget(_Model):
     segment: str = Field(pattern=NAME_PATTERN)
     #: A single template (one variant named ``default``) ...
     template: Template | None = None
-    #: ... or A/B variants with splits summing to 100.
+    #: ... or A/B variants with splits adding up to 100.
     variants: tuple[Variant, ...] = ()
-    #: Percentage of this segment's eligible (consenting) audience deliberately not sent.
-    holdout_pct: int = Field(0, ge=0, le=100)
+    #: Percentage of this segment's eligible (consenting) audience deliberately not sent. It
+    #: is drawn before the variants: the splits share whoever is not held out.
+    holdout_pct: int = Field(0, json_schema_extra=PERCENT_SCHEMA)
+
+    @field_validator("holdout_pct")
+    @classmethod
+    def _holdout_percent(cls, value: int, info: ValidationInfo) -> int:
+        problem = percent_problem(f"segment {info.data.get('segment', '?')}: holdout_pct", value)
+        if problem:
+            raise ValueError(f"{problem} of the segment's eligible audience (0 = no holdout)")
+        return value
 
     @model_validator(mode="after")
     def _one_of(self) -> SegmentTarget:
@@ -125,9 +161,24 @@ class SegmentTarget(_Model):
             names = [variant.name for variant in self.variants]
             if len(set(names)) != len(names):
                 raise ValueError(f"segment {self.segment}: variant names must be unique")
-            if sum(variant.split for variant in self.variants) != 100:
-                raise ValueError(f"segment {self.segment}: variant splits must sum to 100")
+            total = sum(variant.split for variant in self.variants)
+            if total != 100:
+                raise ValueError(self._splits_problem(total))
         return self
+
+    def _splits_problem(self, total: int) -> str:
+        # Users often count the holdout in (45 + 45 + 10): say where it goes.
+        terms = " + ".join(f"{variant.name} {variant.split}" for variant in self.variants)
+        problem = (
+            f"segment {self.segment}: the variant splits add up to {total} ({terms}); "
+            "they must add up to exactly 100"
+        )
+        if self.holdout_pct:
+            problem += (
+                f", not counting the holdout: holdout_pct {self.holdout_pct} is taken from "
+                "the eligible audience first and the splits share the rest"
+            )
+        return problem
 
     def resolved_variants(self, default: Template | None) -> tuple[Variant, ...]:
         if self.variants:
@@ -197,14 +248,31 @@ class Campaign(_Model):
     description: str = ""
     channel: Channel
     #: Included segments in priority order: a person in several gets the first one's message.
-    segments: tuple[SegmentTarget, ...] = Field(min_length=1)
+    #: (At least one: checked by a validator, so that a segment with a mistake is reported
+    #: once, not again as "no segments".)
+    segments: tuple[SegmentTarget, ...] = Field(json_schema_extra={"minItems": 1})
     exclude: tuple[Annotated[str, Field(pattern=NAME_PATTERN)], ...] = ()
     default_template: Template | None = None
     #: Percentage of non-held-out recipients sent the default template instead.
-    generic_pct: int = Field(0, ge=0, le=100)
+    generic_pct: int = Field(0, json_schema_extra=PERCENT_SCHEMA)
     schedule: Schedule = Field(default_factory=ScheduleNow)
     goal: Goal | None = None
     budget: Budget | None = None
+
+    @field_validator("segments")
+    @classmethod
+    def _some_segment(cls, value: tuple[SegmentTarget, ...]) -> tuple[SegmentTarget, ...]:
+        if not value:
+            raise ValueError("give at least one segment to send to")
+        return value
+
+    @field_validator("generic_pct")
+    @classmethod
+    def _generic_percent(cls, value: int) -> int:
+        problem = percent_problem("generic_pct", value)
+        if problem:
+            raise ValueError(f"{problem} of the treated recipients (0 = no generic share)")
+        return value
 
     @model_validator(mode="after")
     def _consistent(self) -> Campaign:

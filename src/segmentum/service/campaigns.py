@@ -55,7 +55,8 @@ LAST_ORDER = "last_order"
 
 def _describe(error: ValidationError) -> str:
     return "; ".join(
-        f"{'.'.join(str(part) for part in item['loc']) or 'campaign'}: {item['msg']}"
+        f"{'.'.join(str(part) for part in item['loc']) or 'campaign'}: "
+        + item["msg"].removeprefix("Value error, ")  # pydantic's wrapper of our own messages
         for item in error.errors()
     )
 
@@ -85,20 +86,35 @@ def _check(ws: Workspace, campaign: Campaign) -> None:
         raise ServiceError(f"unknown segment(s): {', '.join(missing)}")
     problems = []
     for (segment, variant), template in campaign.templates().items():
-        problems += template_problems(ws, template, campaign.channel, f"{segment}/{variant}",
-                                      lambda tag: f"/{tag}")  # fmt: skip
+        problems += template_problems(ws, template, campaign.channel,
+                                      _template_place(segment, variant),
+                                      lambda tag: f", language {tag}")  # fmt: skip
     if problems:
-        raise ServiceError("template problems: " + "; ".join(problems))
+        raise ServiceError(f"campaign {campaign.name}: template problems: " + "; ".join(problems))
+
+
+def _template_place(segment: str, variant: str) -> str:
+    if segment == "*":
+        return "default_template (the generic share)"
+    return f"segment {segment}, variant {variant}"
 
 
 def template_problems(
     ws: Workspace, template: Template, channel: str, where: str, language: Callable[[str], str]
 ) -> list[str]:
     """What is wrong with a template and each of its language versions (``where`` names it,
-    ``language(tag)`` is appended for a version): it must compile for the channel and read
-    only the fields a message may read. Campaigns and automations check the same way."""
+    ``language(tag)`` is appended for a version): it must compile for the channel, read only
+    the fields a message may read, and render for a sample recipient whose every field is
+    filled in (`campaigns.sample_recipient`): one that fails even then fails for everyone.
+    Campaigns and automations check the same way. Each problem is one line."""
     from segmentum.campaigns.rendering import compile_content
-    from segmentum.campaigns.templates import TemplateError, available_fields, check_fields
+    from segmentum.campaigns.sample_recipient import sample_context
+    from segmentum.campaigns.templates import (
+        TemplateError,
+        available_fields,
+        check_fields,
+        render,
+    )
 
     fields = available_fields(ws.settings)
     problems = []
@@ -107,12 +123,24 @@ def template_problems(
         try:
             compiled = compile_content(content, channel)
         except TemplateError as error:
-            problems.append(f"{place}: {error}")
+            problems.append(f"{place}: {_one_line(str(error))}")
             continue
         unknown = check_fields(compiled, fields)
         if unknown:
             problems.append(f"{place}: unknown field(s) {', '.join(unknown)}")
+            continue
+        try:
+            render(compiled, sample_context(ws.settings, channel, tag or None), tag or None)
+        except TemplateError as error:
+            problems.append(
+                f"{place}: does not render even for a customer with every field filled in: "
+                + _one_line(str(error))
+            )
     return problems
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
 
 
 def create_campaign(ws: Workspace, campaign: Campaign) -> campaign_store.StoredCampaign:

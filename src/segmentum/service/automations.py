@@ -9,7 +9,8 @@ The worker step (``worker_step``, called by the campaign worker's loop, so by
 2. the membership log since the last scan becomes pending runs (``store.automations``);
 3. due runs are executed: ``send`` plans the messages through the campaigns' policy gate
    (consent, suppression, quiet hours, frequency caps with ``on_cap="defer"``) into the send
-   ledger (source ``automation``); ``tag`` updates ``customers.tags``; ``webhook`` queues a
+   ledger (source ``automation``), its links tracked and stored as a campaign's are
+   (``service.tracking``); ``tag`` updates ``customers.tags``; ``webhook`` queues a
    signed HTTP POST;
 4. queued automation messages are delivered by the campaigns' ``Deliverer`` (same ledger
    rules: key written before the provider call, retries with backoff);
@@ -48,6 +49,7 @@ from segmentum.campaigns.policy import Policy
 from segmentum.campaigns.worker import Deliverer, RateLimiter
 from segmentum.engine.connection import EngineKind
 from segmentum.membership.automations import Automation, SendAction, TagAction, WebhookAction
+from segmentum.service import tracking
 from segmentum.service.channels import close_channels, open_channels
 from segmentum.service.clock import now_utc
 from segmentum.service.consent import delivery_refusals
@@ -256,7 +258,8 @@ def _run_totals(ws: Workspace, name: str) -> dict[str, int]:
 
 
 def show_automation(ws: Workspace, name: str) -> dict[str, Any]:
-    """One automation: state, trigger, action, its whole definition and its runs by status."""
+    """One automation: state, trigger, action, its whole definition, its runs by status and
+    the clicks on the tracked links of its messages (all, and distinct customers)."""
     stored, automation = get_automation(ws, name)
     return {
         "name": stored.name,
@@ -268,6 +271,7 @@ def show_automation(ws: Workspace, name: str) -> dict[str, Any]:
         "definition": automation.model_dump(mode="json"),
         "occurrences": stored.occurrences,
         "runs": _run_totals(ws, name),
+        "clicks": tracking.click_counts(ws, LEDGER_PREFIX + name),
         "created_at": stored.created_at,
         "updated_at": stored.updated_at,
     }
@@ -524,9 +528,11 @@ def _send(
             recent, _policy(ws), now,
             pricing=Pricing(ws.settings.sms_pricing, ws.settings.sms_pricing_by_country),
             currency=ws.settings.currency, source="automation",
+            links=tracking.link_tracking(ws, campaign_id, action.channel),
         )  # fmt: skip
         ledger = _cap_release(ws, result.ledger, recent, action.channel)
         campaign_store.insert_arrow(ws.store, "send_ledger", ledger, LEDGER_COLUMNS)
+        tracking.register_plan_links(ws, result, occurrence, now)
         keyed = {
             customer: (status, reason, key)
             for customer, status, reason, key in zip(

@@ -26,7 +26,6 @@ from pydantic import ValidationError
 
 from segmentum.campaigns.audience import Plan, Pricing, plan
 from segmentum.campaigns.ledger import RetryPolicy
-from segmentum.campaigns.links import LinkTracking
 from segmentum.campaigns.model import (
     Campaign,
     CampaignState,
@@ -38,6 +37,7 @@ from segmentum.campaigns.model import (
 from segmentum.campaigns.policy import Policy, gate
 from segmentum.campaigns.schedule import earliest_instant, latest_instant, recurring_days
 from segmentum.campaigns.worker import Deliverer, RateLimiter
+from segmentum.service import tracking
 from segmentum.service.channels import close_channels, open_channels
 from segmentum.service.clock import now_utc
 from segmentum.service.consent import delivery_refusals, subscriptions_arrow
@@ -320,15 +320,8 @@ def build_plan(
         day=day,
         pricing=_pricing(ws),
         currency=ws.settings.currency,
-        links=_link_tracking(ws, campaign_id, campaign.channel),
+        links=tracking.link_tracking(ws, campaign_id, campaign.channel),
     )
-
-
-def _link_tracking(ws: Workspace, campaign_id: str, channel: str) -> LinkTracking | None:
-    tracking = ws.settings.tracking
-    if not tracking.enabled:
-        return None
-    return LinkTracking(base_url=tracking.base_url, campaign_id=campaign_id, channel=channel)
 
 
 def dry_run(ws: Workspace, campaign_id: str, now: datetime | None = None) -> list[dict[str, Any]]:
@@ -384,13 +377,7 @@ def preview(
 def _persist(ws: Workspace, result: Plan, occurrence: int, now: datetime) -> None:
     campaign_store.insert_arrow(ws.store, "campaign_audience", result.snapshot, AUDIENCE_COLUMNS)
     campaign_store.insert_arrow(ws.store, "send_ledger", result.ledger, LEDGER_COLUMNS)
-    if result.tracked_rows is not None and result.tracked_links is not None:
-        from segmentum.service import tracking
-
-        links = tracking.links_from_rendered(
-            result.tracked_rows, result.tracked_links, occurrence, now
-        )
-        tracking.register_links(ws, links)
+    tracking.register_plan_links(ws, result, occurrence, now)
 
 
 def _next_run(campaign: Campaign, after_day: date | None, now: datetime) -> datetime | None:

@@ -21,6 +21,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from segmentum.campaigns.audience import Plan
 from segmentum.campaigns.links import CODE_PATTERN, LinkTracking
 from segmentum.service.clock import now_utc
 from segmentum.service.errors import ServiceError
@@ -39,7 +40,8 @@ class UnknownLinkError(ServiceError):
 
 
 def link_tracking(ws: Workspace, campaign_id: str, channel: str) -> LinkTracking | None:
-    """What the renderer needs to rewrite a campaign's links (None when tracking is off)."""
+    """What the renderer needs to rewrite the links of a campaign's (or an automation's:
+    ``automation:<name>``) messages; None when tracking is off."""
     settings = ws.settings.tracking
     if not settings.enabled:
         return None
@@ -79,6 +81,16 @@ def links_from_rendered(
 def register_links(ws: Workspace, links: pa.Table) -> int:
     """Store tracked links (from ``links_from_rendered``); existing codes are kept."""
     return link_store.insert_links(ws.store, links)
+
+
+def register_plan_links(ws: Workspace, planned: Plan, occurrence: int, now: datetime) -> int:
+    """Store the links of a plan made with ``links=`` (a campaign occurrence or an
+    automation round), in the caller's transaction with its ledger rows, so every sent
+    message's ``/r/<code>`` resolves; returns how many were new."""
+    if planned.tracked_rows is None or planned.tracked_links is None:
+        return 0
+    rows = links_from_rendered(planned.tracked_rows, planned.tracked_links, occurrence, now)
+    return register_links(ws, rows)
 
 
 def _utc_text(instant: datetime) -> str:

@@ -56,6 +56,10 @@ class AutomationOut(BaseModel):
     definition: dict[str, Any]
     occurrences: int
     runs: dict[str, int] = Field(examples=[{"pending": 2, "done": 40, "skipped": 3, "failed": 0}])
+    clicks: dict[str, int] = Field(
+        description="clicks on the tracked links of its messages, and distinct customers",
+        examples=[{"clicks": 12, "customers": 9}],
+    )
     created_at: str
     updated_at: str
 

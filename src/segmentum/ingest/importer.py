@@ -29,7 +29,7 @@ from segmentum.ingest import normalize, postgres
 from segmentum.ingest.errors import IngestError
 from segmentum.ingest.merge import MergeCounts, create_missing_customers, merge
 from segmentum.ingest.reading import Staged, file_format, lit, q, stage_file
-from segmentum.ingest.validate import Context, reason_list, typed_query
+from segmentum.ingest.validate import Context, cell_text, reason_list, typed_query
 
 #: Tables whose rows name a customer that must exist (or be created).
 CUSTOMER_TABLES = ("orders", "returns", "events", "subscriptions")
@@ -197,7 +197,7 @@ def _lookups(
 
     def distinct(column: str) -> pa.Array:
         arrow = con.execute(
-            f"SELECT DISTINCT NULLIF(trim({present[column]}), '') AS v FROM {staged.table} "
+            f"SELECT DISTINCT {cell_text(present[column])} AS v FROM {staged.table} "
             "WHERE v IS NOT NULL"
         ).to_arrow_table()
         return arrow.column("v").combine_chunks() if arrow.num_rows else pa.array([], pa.string())

@@ -21,6 +21,7 @@ import itertools
 import json
 import math
 import re
+import unicodedata
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -139,9 +140,18 @@ def message_id(message: Mapping[str, Any]) -> str:
     re-sent identical message is still stored once."""
     given = message.get("messageId")
     if isinstance(given, str | int) and not isinstance(given, bool) and str(given).strip():
-        return str(given).strip()
+        return nfc(str(given).strip())
     canonical = json.dumps(message, sort_keys=True, separators=(",", ":"), default=str)
     return "sha256:" + hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def nfc(text: str) -> str:
+    """``text`` in Unicode NFC, as the importers store text (``validate.cell_text``). Done
+    here as well because the intake groups rows, finds customers to create and reports the
+    customers it touched by these values in Python before validation: a decomposed and a
+    composed spelling of one id must be one key there too. (CPython answers an already-NFC
+    string from a quick check without copying it.)"""
+    return unicodedata.normalize("NFC", text)
 
 
 def _text(value: Any) -> Cell:
@@ -151,7 +161,7 @@ def _text(value: Any) -> Cell:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, str):
-        return value
+        return nfc(value)
     if isinstance(value, float) and not math.isfinite(value):
         return str(value)
     if isinstance(value, int | float | Decimal):
@@ -162,7 +172,7 @@ def _text(value: Any) -> Cell:
 def _id(value: Any) -> Cell:
     if isinstance(value, bool) or value is None:
         return None
-    text = str(value).strip() if isinstance(value, str | int) else None
+    text = nfc(str(value).strip()) if isinstance(value, str | int) else None
     return text or None
 
 
@@ -283,7 +293,7 @@ def _identify(mapped: Mapped, message: Mapping[str, Any], catalog: Catalog) -> N
             value = value[:10]  # an ISO date-time birthday: its calendar date as written
         row[column] = _text(value)
     if "timezone" not in row and isinstance(context.get("timezone"), str):
-        row["timezone"] = context["timezone"]
+        row["timezone"] = _text(context["timezone"])
     mapped.add("customers", row)
 
 
@@ -308,7 +318,7 @@ def _event(mapped: Mapped, event_type: str, properties: Mapping[str, Any]) -> No
         {
             "event_id": mapped.message_id,
             "customer_id": mapped.customer_id,
-            "type": event_type,
+            "type": nfc(event_type),
             "occurred_at": utc_text(mapped.occurred_at),
             "properties": json.dumps(properties, ensure_ascii=False, separators=(",", ":")),
         },

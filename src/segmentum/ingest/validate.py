@@ -2,12 +2,12 @@
 
 The statement runs in the DuckDB staging connection over the raw text table; it never runs
 on the target engine, so a PostgreSQL target later receives the same validated Arrow rows.
-Three steps: ``s`` trims cells (empty -> NULL), ``t`` converts them to their catalog types
-(``TRY_CAST``, joins with the per-distinct-value phone/country maps and the zone list; the
-currency rates are a ``CASE`` over literals), and the final projection sets, per row, one bit
-of ``__mask`` for every reason code whose condition holds (an integer OR, no per-row list:
-a clean row is ``__mask = 0``; :func:`reason_list` turns the bits back into codes for the few
-rejected rows).
+Three steps: ``s`` normalises cells to Unicode NFC and trims them (empty -> NULL), ``t``
+converts them to their catalog types (``TRY_CAST``, joins with the per-distinct-value
+phone/country maps and the zone list; the currency rates are a ``CASE`` over literals), and
+the final projection sets, per row, one bit of ``__mask`` for every reason code whose
+condition holds (an integer OR, no per-row list: a clean row is ``__mask = 0``;
+:func:`reason_list` turns the bits back into codes for the few rejected rows).
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from decimal import Decimal
 from segmentum.catalog.schema import Catalog
 from segmentum.catalog.tables import CHANNELS, LEAD_STAGES, SUBSCRIPTION_STATUSES, Column, Table
 from segmentum.catalog.types import ValueType
+from segmentum.ingest.normal_form import nfc_sql
 from segmentum.ingest.normalize import EMAIL_PATTERN
 from segmentum.ingest.reading import json_path, lit, q
 
@@ -67,6 +68,14 @@ REASONS: Mapping[str, str] = {
     "duplicate_key_in_file": "an earlier row of the same file has the same key",
     "unknown_customer": "the customer does not exist (use --create-customers)",
 }
+
+
+def cell_text(staged: str) -> str:
+    """SQL for a staged cell as the text every check and the store see: Unicode NFC (a
+    decomposed "Plzen" + combining caron is the "Plzeň" a segment filter is typed with, and
+    length limits count characters, not combining marks; see `normal_form`), trimmed, empty
+    as NULL."""
+    return f"NULLIF(trim({nfc_sql(staged)}), '')"
 
 
 @dataclass(frozen=True)
@@ -293,9 +302,7 @@ def typed_query(
     ``present`` maps each target column found in the file to its staging column; ``lines``:
     the raw table is JSON lines with a ``__bad_json`` flag (a line that is not JSON).
     """
-    trimmed: dict[str, str] = {
-        name: f"NULLIF(trim({staged}), '')" for name, staged in present.items()
-    }
+    trimmed: dict[str, str] = {name: cell_text(staged) for name, staged in present.items()}
     type_condition: dict[str, str] = {}
     columns: list[Column] = [table.column(name) for name in present]
     if table.name == "events":

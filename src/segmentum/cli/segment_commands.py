@@ -39,7 +39,11 @@ def _source(where: str | None, file: Path | None) -> DefinitionSource:
 @app.command("create")
 def create(
     ctx: typer.Context,
-    name: str = typer.Argument(help="Segment name: lowercase letters, digits, _."),
+    name: str | None = typer.Argument(
+        None,
+        help="Segment name: lowercase letters, digits, _. Optional with --file: the file's "
+        "name: is used; if both are given they must be the same.",
+    ),
     where: str | None = WhereOption,
     file: Path | None = FileOption,
     description: str | None = typer.Option(None, "--description", help="What it is for."),

@@ -67,6 +67,8 @@ class DefinitionSource:
 class ParsedDefinition:
     node: Node
     description: str = ""
+    #: The ``name:`` a YAML/JSON definition document gives itself (None when it has none).
+    name: str | None = None
 
 
 def parse_source(source: DefinitionSource) -> ParsedDefinition:
@@ -89,9 +91,12 @@ def parse_source(source: DefinitionSource) -> ParsedDefinition:
                     [Issue("SEG002", f"/{key}", f"unknown key {key!r}") for key in sorted(unknown)]
                 )
             where = data["where"]
-            if isinstance(where, str):
-                return ParsedDefinition(parse_text(where), str(data.get("description") or ""))
-            return ParsedDefinition(from_external(where), str(data.get("description") or ""))
+            description = str(data.get("description") or "")
+            named = data.get("name")
+            if named is not None and not isinstance(named, str):
+                raise ServiceError(f"name: must be text, got {named!r}")
+            node = parse_text(where) if isinstance(where, str) else from_external(where)
+            return ParsedDefinition(node, description, named)
         return ParsedDefinition(from_external(data))
     except SpecError as error:
         raise InvalidDefinitionError(
@@ -159,16 +164,41 @@ def validate_definition(ws: Workspace, source: DefinitionSource, name: str | Non
     return parsed.node
 
 
+def segment_name(given: str | None, parsed: ParsedDefinition, source: DefinitionSource) -> str:
+    """The name to save under: the one given (CLI argument, URL) or the definition's own
+    ``name:``. Both present and different is refused: saving under either would silently
+    drop the other, and the YAML's name is what its author reads."""
+    where = str(source.file) if source.file is not None else "the definition"
+    if given is None:
+        if parsed.name is not None:
+            return parsed.name
+        if source.file is not None:
+            raise ServiceError(
+                f"give the segment a name: segmentum segments create NAME --file {where}, "
+                f"or a name: line in {where}"
+            )
+        raise ServiceError("give the segment a name: segmentum segments create NAME --where TEXT")
+    if parsed.name is not None and parsed.name != given:
+        raise ServiceError(
+            f"two names for one segment: {given!r} given, name: {parsed.name} in {where}; "
+            "give the same name, or leave NAME out to use the file's"
+        )
+    return given
+
+
 def create_segment(
-    ws: Workspace, name: str, source: DefinitionSource, description: str | None = None
+    ws: Workspace, name: str | None, source: DefinitionSource, description: str | None = None
 ) -> segment_store.StoredSegment:
+    """Save a definition under ``name``, or under its own ``name:`` when ``name`` is None
+    (`segment_name`); a changed definition gets a new version."""
     import re
 
+    parsed = parse_source(source)
+    name = segment_name(name, parsed, source)
     if not re.fullmatch(NAME_PATTERN, name):
         raise ServiceError(
             f"segment name {name!r} must be lowercase letters, digits and _ (start with a letter)"
         )
-    parsed = parse_source(source)
     _check(ws, _with_candidate(ws, name, parsed.node), name)
     if description is None:
         description = parsed.description

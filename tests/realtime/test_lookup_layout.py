@@ -35,7 +35,11 @@ def _snapshot(ws: Workspace) -> dict[str, list[tuple[Any, ...]]]:
     con = ws.engine.backend.con
     out = {}
     for table in lookup_layout.LOOKUP_TABLES:
-        columns = ", ".join(f'"{c.name}"' for c in ws.catalog.table(table).columns)
+        columns = (
+            ", ".join(f'"{c.name}"' for c in ws.catalog.table(table).columns)
+            if table != "segment_members"  # the app store's, not a catalog table
+            else "*"
+        )
         out[table] = con.execute(f'SELECT {columns} FROM "{table}" ORDER BY ALL').fetchall()
     return out
 
@@ -106,15 +110,20 @@ def test_prepare_keeps_rows_and_indexes_and_stores_uncompressed(shop: Workspace)
     report = lookup_layout.prepare(shop)
 
     assert _snapshot(shop) == before
-    assert _indexes(shop) - indexes == {("order_items", f"rt_order_items_{realtime.ITEM_OWNER}")}
+    assert _indexes(shop) - indexes == {
+        ("order_items", f"rt_order_items_{realtime.ITEM_OWNER}"),
+        ("segment_members", "rt_segment_members_customer_id"),
+    }
     assert [(t.table, t.rows) for t in report.tables] == [
         (table, len(before[table])) for table in lookup_layout.LOOKUP_TABLES
     ]
     for table in ("events", "orders", "order_items", "customers"):
         assert _compressions(shop, table) == {"Uncompressed"}, table
+    # a column of one value is a constant segment whatever the setting (nothing to unpack)
+    assert _compressions(shop, "segment_members") == {"Uncompressed", "Constant"}
     # stored clustered by customer (order items by their order's customer)
     con = shop.engine.backend.con
-    for table in ("events", "orders", "customers"):
+    for table in ("events", "orders", "customers", "segment_members"):
         ids = [row[0] for row in con.execute(
             f"SELECT customer_id FROM {table} ORDER BY rowid").fetchall()]  # fmt: skip
         assert ids == sorted(ids), table
@@ -134,9 +143,17 @@ def test_prepare_keeps_rows_and_indexes_and_stores_uncompressed(shop: Workspace)
     assert recorded["rows"] == {table: len(rows) for table, rows in before.items()}
 
 
+@pytest.mark.parametrize(
+    "member_lookups_up_to",
+    [
+        realtime.MEMBER_LOOKUPS_UP_TO,  # the batch's current members by index
+        50,  # more customers than that: one pass over segment_members
+    ],
+)
 def test_micro_batches_give_the_same_members_in_the_lookup_layout(
-    shop: Workspace, tmp_path: Path
+    shop: Workspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, member_lookups_up_to: int
 ) -> None:
+    monkeypatch.setattr(realtime, "MEMBER_LOOKUPS_UP_TO", member_lookups_up_to)
     copy = tmp_path / "copy.duckdb"
     shop.engine.backend.con.execute("CHECKPOINT")
     shop.close()
@@ -153,6 +170,40 @@ def test_micro_batches_give_the_same_members_in_the_lookup_layout(
     assert setting == (realtime.LOOKUP_INDEX_SCAN_MAX_COUNT,)
     for seed in (1, 2):
         assert _batch(prepared, seed) == _batch(plain, seed)
+
+
+def test_a_layout_prepared_before_member_lookups_is_completed_at_server_start(
+    shop: Workspace,
+) -> None:
+    lookup_layout.prepare(shop)
+    members = _snapshot(shop)["segment_members"]
+    con = shop.engine.backend.con
+    # as an earlier version left it: segment_members compressed, neither indexed nor recorded
+    con.execute("DROP INDEX rt_segment_members_customer_id")
+    con.execute("RESET force_compression")  # set by the server's ``ensure_indexes``
+    con.execute("CREATE TEMP TABLE old_members AS SELECT * FROM segment_members")
+    con.execute("DELETE FROM segment_members")
+    con.execute("INSERT INTO segment_members SELECT * FROM old_members ORDER BY segment DESC")
+    con.execute("CHECKPOINT")
+    key = realtime.LOOKUP_LAYOUT_KEY
+    recorded = json.loads(str(shop.store.scalar(
+        "SELECT value FROM realtime_state WHERE key = ?", (key,))))  # fmt: skip
+    del recorded["rows"]["segment_members"]
+    shop.store.execute("UPDATE realtime_state SET value = ? WHERE key = ?",
+                       (json.dumps(recorded), key))  # fmt: skip
+    assert _compressions(shop, "segment_members") - {"Uncompressed", "Constant"}
+
+    done = lookup_layout.complete(shop)
+    realtime.ensure_indexes(shop)
+
+    assert [(t.table, t.rows) for t in done] == [("segment_members", len(members))]
+    assert _snapshot(shop)["segment_members"] == members
+    assert _compressions(shop, "segment_members") == {"Uncompressed", "Constant"}
+    assert ("segment_members", "rt_segment_members_customer_id") in _indexes(shop)
+    stored = json.loads(str(shop.store.scalar(
+        "SELECT value FROM realtime_state WHERE key = ?", (key,))))  # fmt: skip
+    assert stored["rows"]["segment_members"] == len(members)
+    assert lookup_layout.complete(shop) == ()  # once
 
 
 def test_warehouse_and_other_engines_are_refused(shop: Workspace) -> None:

@@ -61,6 +61,7 @@ from segmentum.store import automations as automation_store
 from segmentum.store import segments as segment_store
 from segmentum.store import timers as timer_store
 from segmentum.store.campaigns import query_arrow
+from segmentum.store.database import placeholders
 
 log = logging.getLogger("segmentum.realtime")
 _CONTEXT = "realtime.context"
@@ -218,6 +219,14 @@ SCOPED = ("customers", "orders", "order_items", "returns", "events", "subscripti
 ITEM_OWNER = "rt_customer_id"
 #: ``ws.extras`` key: whether ``order_items`` has ``ITEM_OWNER`` (looked up once).
 _ITEM_OWNER_PRESENT = "realtime.item_owner"
+#: In the lookup layout ``segment_members`` is stored uncompressed, clustered by customer,
+#: with an index on customer_id, and a batch of up to this many customers reads its current
+#: members through it (1,500 customers: 23 against 98-137 ms by a pass over 3.8M rows, under
+#: load). The price is paid by a full refresh that rewrites many members: an 820k-member
+#: segment deleted 0.95 s (0.09 without the index), inserted 0.44 s (0.06), checkpoint
+#: 0.73 s (0.07). Without the layout the index was slower than the pass (compressed rows:
+#: 69 against 50 ms), so it is made only there.
+MEMBER_LOOKUPS_UP_TO = PREPARED_SEMI_JOIN_FROM
 #: Order ids per owner-keeping statement (bound values: order_id index lookups).
 ITEM_OWNER_CHUNK = 2_000
 
@@ -264,9 +273,8 @@ def scoped_tables_read(*sql: str | None) -> tuple[str, ...]:
 
 
 def bound_list(values: list[str]) -> str:
-    """``?, ?, …`` for ``IN (…)`` over bound values: DuckDB plans bound constants like
-    literals (an ART index lookup) and no id ever becomes SQL text."""
-    return ", ".join("?" * len(values)) if values else "NULL"
+    """``?, ?, …`` for ``IN (…)`` over bound ``values`` (``store.database.placeholders``)."""
+    return placeholders(len(values))
 
 
 def _by_customer(table: str, many: bool, ids: list[str], column: str) -> tuple[str, list[str]]:
@@ -467,6 +475,9 @@ def ensure_indexes(ws: Workspace) -> None:
         repair_item_owners(ws)
         con.execute(f"CREATE INDEX IF NOT EXISTS rt_order_items_{ITEM_OWNER} "
                     f"ON order_items ({ITEM_OWNER})")  # fmt: skip
+        # A batch's current members by index, not a pass over the table (MEMBER_LOOKUPS)
+        con.execute("CREATE INDEX IF NOT EXISTS rt_segment_members_customer_id "
+                    "ON segment_members (customer_id)")  # fmt: skip
         ws.extras[_LOOKUPS] = True
     for table, column in (
         ("events", "customer_id"),
@@ -480,6 +491,11 @@ def ensure_indexes(ws: Workspace) -> None:
         ("customers", "customer_id"),
     ):
         con.execute(f"CREATE INDEX IF NOT EXISTS rt_{table}_{column} ON {table} ({column})")
+
+
+def _member_lookups(ws: Workspace) -> int:
+    """``apply_changes``' ``lookups_up_to``: the index exists in the lookup layout only."""
+    return MEMBER_LOOKUPS_UP_TO if ws.extras.get(_LOOKUPS) else 0
 
 
 def item_owners_kept(ws: Workspace) -> bool:
@@ -588,7 +604,8 @@ def commit_batch(
             for cid, t in touched.items()
         }
         versions = {name: ctx.versions[name] for name in affected}
-        changes = apply_changes(ws.store, members, scope_table(effective), versions, now)
+        changes = apply_changes(ws.store, members, scope_table(effective), versions, now,
+                                _member_lookups(ws))  # fmt: skip
     if timers is not None:
         store_timers(ws.store, timers, ids)
     return changes
@@ -715,7 +732,7 @@ def run_timers(ws: Workspace, now: datetime) -> int:
     members = _members(ws, ctx, sorted(timed), now, ids)
     effective = {row["customer_id"]: row["next_flip_at"] for row in due}
     versions = {name: ctx.versions[name] for name in timed}
-    apply_changes(ws.store, members, scope_table(effective), versions, now)
+    apply_changes(ws.store, members, scope_table(effective), versions, now, _member_lookups(ws))
     store_timers(ws.store, _timers(ws, ctx, now, ids), ids)
     return len(ids)
 
@@ -791,8 +808,12 @@ class RealtimeProcessor:
         self._cursor: Any = None
 
     def start(self, ws: Workspace) -> RealtimeProcessor:
+        from segmentum.service import lookup_layout
         from segmentum.service.intake import on_committed
 
+        for rewritten in lookup_layout.complete(ws):
+            log.info("lookup layout completed: %s rewritten (%d rows, %.1f s)",
+                     rewritten.table, rewritten.rows, rewritten.seconds)  # fmt: skip
         ensure_indexes(ws)
         self._unsubscribe = on_committed(ws, self.submit)
         # DuckDB: the micro-batches' reads run on a cursor of their own, outside the lock

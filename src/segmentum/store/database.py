@@ -15,6 +15,13 @@ from typing import Any
 from segmentum.engine.connection import Engine, EngineKind, connect
 
 
+def placeholders(count: int) -> str:
+    """``?, ?, …`` for ``IN (…)`` over ``count`` bound values (``NULL`` for none: an empty
+    list matches nothing). DuckDB plans bound constants like literals (an ART index lookup),
+    and no value ever becomes SQL text."""
+    return ", ".join("?" * count) if count else "NULL"
+
+
 class StoreError(Exception):
     """The app store refused an operation; the message is for the user."""
 

@@ -116,23 +116,36 @@ def country_codes(values: pa.Array) -> pa.Table:
 
 
 def phone_numbers(values: pa.Array, default_region: str | None) -> pa.Table:
-    """Phone numbers as E.164 when valid (national formats need ``default_region``)."""
+    """Phone numbers as E.164 when valid (national formats need ``default_region``), and
+    ``extension``: whether the value names an extension (``ext. 12``, ``x7``, ``#7``). E.164
+    has no extension and an SMS cannot reach one: the number without it is a switchboard or
+    someone else's line, so the validation rejects such a value (``phone_extension``) instead
+    of storing it shortened. Nothing here logs or raises with a value in it."""
     region = default_region.upper() if default_region else None
     normalised: list[str | None] = []
+    extensions: list[bool] = []
     raw = values.to_pylist()
     for value in raw:
         try:
             number = phonenumbers.parse(value, region)
         except phonenumbers.NumberParseException:
             normalised.append(None)
+            extensions.append(False)
             continue
+        extensions.append(bool(number.extension))
         if phonenumbers.is_valid_number(number):
             normalised.append(
                 phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
             )
         else:
             normalised.append(None)
-    return pa.table({"raw": pa.array(raw, pa.string()), "value": pa.array(normalised, pa.string())})
+    return pa.table(
+        {
+            "raw": pa.array(raw, pa.string()),
+            "value": pa.array(normalised, pa.string()),
+            "extension": pa.array(extensions, pa.bool_()),
+        }
+    )
 
 
 def is_known_region(region: str) -> bool:

@@ -50,6 +50,7 @@ REASONS: Mapping[str, str] = {
     "value_too_long": "a text value is longer than the column's limit",
     "bad_email": "not a syntactically valid e-mail address",
     "bad_phone": "not a valid phone number (national numbers need --default-region)",
+    "phone_extension": "a phone number with an extension (an SMS cannot reach an extension)",
     "bad_country": "not a country name, alpha-2 or alpha-3 code",
     "bad_date": "not a date/time in ISO 8601 or the --date-format",
     "unknown_timezone": "not an IANA time zone name",
@@ -228,6 +229,7 @@ def _text(table: Table, column: Column, v: str, ctx: Context) -> _Cell:
     elif table.name == "customers" and name == "phone" and ctx.phones:
         cell.value = "ph.value"
         cell.reasons.append((f"{present} AND {{t}} IS NULL", "bad_phone"))
+        cell.reasons.append(("__phone_extension", "phone_extension"))
     elif table.name == "customers" and name == "country" and ctx.countries:
         cell.value = "co.value"
         cell.reasons.append((f"{present} AND {{t}} IS NULL", "bad_country"))
@@ -360,6 +362,7 @@ def typed_query(
             reasons.append((f"{t} > TIMESTAMP {lit(limit)}", "future_timestamp"))
     if ctx.phones and "phone" in present and table.name == "customers":
         joins.append(f"LEFT JOIN {ctx.phones} ph ON ph.raw = s.{q('v_phone')}")
+        t_parts.append("coalesce(ph.extension, false) AS __phone_extension")
     if ctx.countries and "country" in present and table.name == "customers":
         joins.append(f"LEFT JOIN {ctx.countries} co ON co.raw = s.{q('v_country')}")
     if ctx.zones and "timezone" in present and table.name == "customers":

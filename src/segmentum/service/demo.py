@@ -290,11 +290,14 @@ DEMO_RESULT_COLUMNS = (
 )  # fmt: skip
 
 
-def _demo_results(ws: Workspace, campaign_id: str, seed: int) -> list[dict[str, Any]]:
-    """Simulate responses that differ by segment, then report each segment's uplift."""
+def _demo_results(
+    ws: Workspace, campaign_id: str, seed: int, as_of: datetime
+) -> list[dict[str, Any]]:
+    """Simulate responses that differ by segment, none after ``as_of`` (the instant the
+    demo's history ends), then report each segment's uplift."""
     from segmentum.service.reports import report_campaign, simulate_responses
 
-    simulate_responses(ws, campaign_id, seed)
+    simulate_responses(ws, campaign_id, seed, as_of)
     report = report_campaign(ws, campaign_id)
     return [
         {column: row.get(column) for column in DEMO_RESULT_COLUMNS}
@@ -373,10 +376,11 @@ def run_demo_campaign(
     _ensure_library(ws)
     _ensure_pricing(ws)
     step("segment library")
+    # as of the instant the history ends (now by default), not the end of its last day: a
+    # later effective instant would make every plain refresh until midnight refused
+    as_of = min(config.end, now_utc())
     try:
-        # as of the instant the history ends (now by default), not the end of its last day:
-        # a later effective instant would make every plain refresh until midnight refused
-        refresh_segments(ws, at=min(config.end, now_utc()))
+        refresh_segments(ws, at=as_of)
     except refusals as error:  # e.g. a library segment that needs data the demo lacks
         notes.append(f"memberships not refreshed: {' '.join(str(error).split())}")
     step("memberships")
@@ -390,7 +394,7 @@ def run_demo_campaign(
     step("deliver")
     results: list[dict[str, Any]] = []
     try:
-        results = _demo_results(ws, name, config.seed)
+        results = _demo_results(ws, name, config.seed, as_of)
     except refusals as error:  # e.g. a separate app store: the report needs a shared one
         notes.append(f"no simulated results: {' '.join(str(error).split())}")
     step("simulated responses")

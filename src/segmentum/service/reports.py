@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import tempfile
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +48,7 @@ from segmentum.service.tracking import import_events, sync_message_events
 from segmentum.service.workspace import Workspace
 from segmentum.store import campaigns as campaign_store
 from segmentum.store import segments as segment_store
+from segmentum.store.campaigns import naive
 
 #: The columns `campaigns report` shows as a table (CSV and JSON carry every column).
 SUMMARY_COLUMNS: tuple[str, ...] = (
@@ -282,13 +283,23 @@ def _pick(values: tuple[float, ...], index: int) -> float:
     return values[min(index, len(values) - 1)]
 
 
-def simulate_responses(ws: Workspace, campaign_id: str, seed: int = 42) -> dict[str, int]:
+def simulate_responses(
+    ws: Workspace, campaign_id: str, seed: int = 42, as_of: datetime | None = None
+) -> dict[str, int]:
     """Deterministic simulated outcomes of a sent campaign, for the demo: delivery receipts
     (95% of sent messages), clicks and purchases whose rates differ by segment (and the
     holdout's, lower), imported as events and orders through the normal import path.
 
-    The same seed on the same ledger gives the same outcomes; a second run re-imports the
-    same ids (unchanged)."""
+    Nothing is simulated after ``as_of`` (default: now): purchases fall in the goal window cut
+    at ``as_of``, clicks within two hours of the message or by ``as_of``, and a message sent
+    later gets no receipt, click or purchase. A segment condition evaluated then
+    (``message(converted, campaign = ...)``) sees every simulated order the report counts.
+    A customer who buys after a sent message had it delivered (the missing receipt is what is
+    unreliable, not the message), so each treated buyer with a sent message is a
+    ``message(converted)`` customer too.
+
+    The same seed on the same ledger and ``as_of`` gives the same outcomes; a second run
+    re-imports the same ids (unchanged)."""
     stored, campaign = get_campaign(ws, campaign_id)
     rows = campaign_store.query_arrow(
         ws.store,
@@ -306,27 +317,35 @@ def simulate_responses(ws: Workspace, campaign_id: str, seed: int = 42) -> dict[
     count = rows.num_rows
     if count == 0:
         return {"delivered": 0, "clicks": 0, "orders": 0}
+    limit = np.datetime64(naive(as_of or now_utc()), "us")
     rng = np.random.default_rng(seed)
     draws = rng.random((5, count))
     order = {target.segment: i for i, target in enumerate(campaign.segments)}
     position = np.array([order.get(s, len(order)) for s in rows.column("segment").to_pylist()])
     status = np.array(rows.column("status").to_pylist(), dtype=object)
-    delivered = (status == "delivered") | ((status == "sent") & (draws[0] < SIM_DELIVERED))
-    newly = delivered & (status == "sent")
-    _record_deliveries(ws, rows.filter(pa.array(newly)))
-    generic = np.array(rows.column("generic").to_pylist(), dtype=bool)
-    base = np.array([_pick(SIM_BASE, p) for p in position])
-    lift = np.array([_pick(SIM_LIFT, p) for p in position]) * np.where(generic, 0.5, 1.0)
-    buys = draws[1] < base + np.where(delivered, lift, 0.0)
-    clicks = delivered & (draws[2] < np.array([_pick(SIM_CLICK, p) for p in position]))
-    days = _goal(campaign).days
     start = np.array(rows.column("start_at").cast(pa.timestamp("us")).to_numpy(), "datetime64[us]")
     sent = rows.column("sent_at").cast(pa.timestamp("us")).fill_null(rows.column("start_at"))
     sent_at = np.array(sent.to_numpy(), "datetime64[us]")
-    offsets = (draws[3] * days * 86_400_000_000 * 0.999).astype("int64")
-    bought_at = np.maximum(start, sent_at) + offsets.astype("timedelta64[us]")
+    went_out = (status == "sent") & (sent_at <= limit)
+    received = (status == "delivered") | (went_out & (draws[0] < SIM_DELIVERED))
+    generic = np.array(rows.column("generic").to_pylist(), dtype=bool)
+    base = np.array([_pick(SIM_BASE, p) for p in position])
+    lift = np.array([_pick(SIM_LIFT, p) for p in position]) * np.where(generic, 0.5, 1.0)
+    # the goal window from the later of the segment's start and the customer's message, cut
+    # at as_of: a response is never later than the moment the demo stands at
+    begin = np.maximum(start, sent_at)
+    window = int(_goal(campaign).days * 86_400_000_000 * 0.999)
+    room = np.clip((limit - begin).astype("int64"), 0, window)
+    buys = (draws[1] < base + np.where(received, lift, 0.0)) & (room > 0)
+    delivered = received | (went_out & buys)
+    newly = delivered & (status == "sent")
+    _record_deliveries(ws, rows.filter(pa.array(newly)))
+    bought_at = begin + (draws[3] * room).astype("int64").astype("timedelta64[us]")
     amounts = np.round(np.array([_pick(SIM_AMOUNT, p) for p in position]) * (0.5 + draws[4]), 2)
-    clicked_at = sent_at + (draws[3] * 2 * 3_600_000_000).astype("int64").astype("timedelta64[us]")
+    click_room = np.clip((limit - sent_at).astype("int64"), 0, 2 * 3_600_000_000)
+    clicks = delivered & (draws[2] < np.array([_pick(SIM_CLICK, p) for p in position]))
+    clicks &= click_room > 0
+    clicked_at = sent_at + (draws[3] * click_room).astype("int64").astype("timedelta64[us]")
     ids = [
         f"sim-{stored.campaign_id}-{occurrence}-{customer}"
         for occurrence, customer in zip(

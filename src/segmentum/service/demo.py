@@ -8,7 +8,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from datetime import time as clock_time
 from decimal import Decimal
 from pathlib import Path
@@ -197,8 +197,13 @@ def _utc(value: datetime | None) -> datetime | None:
 # --- the demo campaign --------------------------------------------------------------------------
 
 DEMO_CAMPAIGN = "demo_comeback"
-#: The campaign runs at this local time on the history's last day (inside quiet hours' window).
+#: The campaign runs at this local time (inside quiet hours' window) on the history's last
+#: day, or the day before when that would leave its responses less than
+#: `DEMO_RESPONSE_WINDOW` before the history ends (``demo_send_instant``).
 DEMO_SEND_TIME = clock_time(10, 0)
+#: The simulated responses stop where the history ends, so the send leaves them at least
+#: this long: a demo run at 02:00 or 10:05 without ``--end`` still shows results.
+DEMO_RESPONSE_WINDOW = timedelta(hours=12)
 DEMO_PRICE_PER_SEGMENT = Decimal("0.90")
 DEMO_SEGMENTS = ("abandoned_cart", "recent_buyers", "lifecycle_churn")
 
@@ -342,11 +347,26 @@ def _ensure_pricing(ws: Workspace) -> None:
     ws.update_settings(WorkspaceSettings.model_validate(data))
 
 
+def demo_send_instant(as_of: datetime) -> datetime:
+    """`DEMO_SEND_TIME` in Europe/Prague on the last day where it falls at least
+    `DEMO_RESPONSE_WINDOW` before ``as_of`` (the history's end: with ``--end``, the end of
+    that day, so the send is 10:00 that day; without, now)."""
+    from zoneinfo import ZoneInfo
+
+    zone = ZoneInfo(DEMO_TIMEZONE)
+    latest = (as_of - DEMO_RESPONSE_WINDOW).astimezone(zone)
+    at = datetime.combine(latest.date(), DEMO_SEND_TIME, tzinfo=zone)
+    if at > latest:
+        at = datetime.combine(latest.date() - timedelta(days=1), DEMO_SEND_TIME, tzinfo=zone)
+    return at.astimezone(UTC)
+
+
 def run_demo_campaign(
     ws: Workspace, config: ShopConfig, progress: Callable[[str], None] | None = None
 ) -> DemoCampaignResult:
     """Install the segment library, refresh memberships, create and send the demo campaign at
-    10:00 (Europe/Prague) on the history's last day, and run the worker until idle (the
+    10:00 (Europe/Prague) on the history's last day (``demo_send_instant``: the day before
+    when that is less than 12 hours before the history's end), and run the worker until idle (the
     workspace's sms channel: by default the file outbox ``outbox/sms.jsonl``).
 
     Deterministic for a given seed and end day: the send instant is derived from the data,
@@ -384,7 +404,7 @@ def run_demo_campaign(
     except refusals as error:  # e.g. a library segment that needs data the demo lacks
         notes.append(f"memberships not refreshed: {' '.join(str(error).split())}")
     step("memberships")
-    at = datetime.combine(end_day, DEMO_SEND_TIME, tzinfo=ZoneInfo(DEMO_TIMEZONE)).astimezone(UTC)
+    at = demo_send_instant(as_of)
     name = _free_campaign_name(ws)
     campaign = campaign_service.parse_campaign(demo_campaign_definition(name))
     campaign_service.create_campaign(ws, campaign)

@@ -175,6 +175,8 @@ def test_order_items_and_products(customers: Workspace, write) -> None:
     products = write("p.csv", "product_id,name,price,on_promo\np1,Kůň,10,1\np2,X,-1,no\n")
     summary = import_file(customers, "products", products, ImportOptions())
     assert (summary.loaded, summary.rejected_by_reason) == (1, {"negative_amount": 1})
+    orders = write("o.csv", "order_id,customer_id,ordered_at,amount\no1,c1,2024-01-01,10\n")
+    assert import_file(customers, "orders", orders, ImportOptions()).loaded == 1
     items = write(
         "i.csv", "order_id,product_id,quantity,unit_price\no1,p1,2,5\no1,p1,1,5\no1,p2,-1,5\n"
     )

@@ -53,6 +53,13 @@ def run(ws: Workspace, table: str, path: Path, options: ImportOptions | None = N
     )
 
 
+def with_order_o1(ws: Workspace, tmp_path: Path) -> None:
+    """Customer C1 and its order O1, so that items of O1 are not `unknown_order`."""
+    run(ws, "customers", write(tmp_path, "c1.csv", "customer_id\nC1\n"))
+    orders = "order_id,customer_id,ordered_at,amount\nO1,C1,2025-01-01,10\n"
+    assert run(ws, "orders", write(tmp_path, "o1.csv", orders)).summary.loaded == 1
+
+
 def rejected(result: Any) -> list[tuple[int, str]]:
     """(row number, ;-joined reasons) of the rejected rows of an importer result."""
     return [(row["row_number"], ";".join(row["reasons"])) for row in result.rejected.to_pylist()]
@@ -244,6 +251,7 @@ def test_a_tags_cell_that_is_broken_json_is_bad_list(ws: Workspace, tmp_path: Pa
 def test_quantity_must_be_a_whole_number(
     ws: Workspace, tmp_path: Path, quantity: str, stored: int | None
 ) -> None:
+    with_order_o1(ws, tmp_path)
     path = write(
         tmp_path, "i.csv", f'order_id,product_id,quantity,unit_price\nO1,P1,"{quantity}",1.50\n'
     )
@@ -434,6 +442,35 @@ def test_columns_differing_only_in_case(
 def test_money_with_more_decimals_is_rounded_as_documented(
     ws: Workspace, tmp_path: Path, price: str, stored: str
 ) -> None:
+    with_order_o1(ws, tmp_path)
     path = write(tmp_path, "i.csv", f"order_id,product_id,quantity,unit_price\nO1,P1,1,{price}\n")
     run(ws, "order_items", path)
     assert sql(ws, "SELECT CAST(unit_price AS VARCHAR) FROM order_items") == [(stored,)]
+
+
+# --- a rejects file imported again ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("columns", "names"),
+    [
+        (["order_id"], {"order_id": "order_id"}),
+        (
+            ["row_number", "reasons", "order_id"],
+            {
+                "row_number": "source_row_number",
+                "reasons": "source_reasons",
+                "order_id": "order_id",
+            },
+        ),
+        (
+            ["reasons", "source_reasons"],
+            {"reasons": "source_source_reasons", "source_reasons": "source_reasons"},
+        ),
+        (["raw", "raw_line"], {"raw": "source_raw", "raw_line": "source_raw_line"}),
+    ],
+)
+def test_source_columns_named_like_reject_columns_are_renamed(
+    columns: list[str], names: dict[str, str]
+) -> None:
+    assert importer.reject_cell_names(columns) == names

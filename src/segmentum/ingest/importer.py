@@ -2,14 +2,15 @@
 
 Steps (each reported to ``progress``): stage the file as text, normalise distinct phone and
 country values, type and check every cell in one statement (a reason bit mask per row), add
-the cross-row checks (duplicate keys, unknown customers), build and write the rejects only
-when a row has a reason, then upsert straight from the typed rows in one transaction.
+the cross-row checks (duplicate keys, unknown customers and orders), build and write the
+rejects only when a row has a reason, then upsert straight from the typed rows in one
+transaction.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -29,10 +30,9 @@ from segmentum.ingest import normalize, postgres
 from segmentum.ingest.errors import IngestError
 from segmentum.ingest.merge import MergeCounts, create_missing_customers, merge
 from segmentum.ingest.reading import Staged, file_format, lit, q, stage_file
+from segmentum.ingest.references import CUSTOMER_TABLES, REFERENCES, Reference
 from segmentum.ingest.validate import Context, cell_text, reason_list, typed_query
 
-#: Tables whose rows name a customer that must exist (or be created).
-CUSTOMER_TABLES = ("orders", "returns", "events", "subscriptions")
 STEPS = 6
 
 
@@ -225,13 +225,11 @@ def _rates(table: Table, options: ImportOptions, settings: WorkspaceSettings) ->
 
 
 def _cross_row_checks(
-    con: Any, table: Table, typed: str, extra: str, known_customers: str | None
+    con: Any, table: Table, typed: str, extra: str, known: Mapping[Reference, str]
 ) -> int:
-    """Reasons that need more than one row: duplicate keys, unknown customers.
-
-    ``known_customers`` is a relation with a ``customer_id`` column (None: no check). Returns
-    the number of (row, reason) pairs written to ``extra``.
-    """
+    """Reasons that need more than one row: duplicate keys, and references to rows that are
+    not stored (``known``: per reference, a relation holding the stored values of its column;
+    an anti-join each). Returns the number of (row, reason) pairs written to ``extra``."""
     con.execute(f"CREATE TEMP TABLE {extra} (__row BIGINT, code VARCHAR)")
     key = table.key if table.name != "subscriptions" else (*table.key, "changed_at")
     keys = ", ".join(q(column) for column in key)
@@ -246,13 +244,38 @@ def _cross_row_checks(
                 SELECT __row, row_number() OVER (PARTITION BY {keys} ORDER BY __row) AS n
                 FROM {typed} WHERE {not_null}) WHERE n > 1"""
         )
-    if known_customers is not None:
+    for reference, relation in known.items():
+        column = q(reference.column)
         con.execute(
-            f"""INSERT INTO {extra} SELECT x.__row, 'unknown_customer' FROM {typed} x
-                WHERE x.customer_id IS NOT NULL AND NOT EXISTS
-                (SELECT 1 FROM {known_customers} c WHERE c.customer_id = x.customer_id)"""
+            f"""INSERT INTO {extra} SELECT x.__row, ? FROM {typed} x
+                WHERE x.{column} IS NOT NULL AND NOT EXISTS
+                (SELECT 1 FROM {relation} k WHERE k.{column} = x.{column})""",
+            [reference.reason],
         )
     return int(con.execute(f"SELECT count(*) FROM {extra}").fetchone()[0])
+
+
+#: Columns of the rejected-rows table (and rejects file) besides the source cells.
+REJECT_COLUMNS = ("row_number", "reasons", "raw", "raw_line")
+
+
+def reject_cell_names(source_columns: Iterable[str]) -> dict[str, str]:
+    """Source column -> its name in the rejected rows: itself, or, when it is one of
+    `REJECT_COLUMNS` (a rejects file imported again has ``row_number`` and ``reasons``),
+    ``source_`` + it (repeated until unique), so no column is dropped or doubled."""
+    names = list(source_columns)
+    taken = set(REJECT_COLUMNS) | set(names)
+    renamed: dict[str, str] = {}
+    for name in names:
+        if name not in REJECT_COLUMNS:
+            renamed[name] = name
+            continue
+        candidate = "source_" + name
+        while candidate in taken:
+            candidate = "source_" + candidate
+        taken.add(candidate)
+        renamed[name] = candidate
+    return renamed
 
 
 def _no_rejects(staged: Staged) -> pa.Table:
@@ -262,7 +285,7 @@ def _no_rejects(staged: Staged) -> pa.Table:
         pa.field("reasons", pa.list_(pa.string())),
         pa.field("raw", pa.string()),
         *([pa.field("raw_line", pa.string())] if staged.lines else []),
-        *(pa.field(name, pa.string()) for name in staged.columns),
+        *(pa.field(name, pa.string()) for name in reject_cell_names(staged.columns).values()),
     ]
     return pa.schema(fields).empty_table()
 
@@ -281,7 +304,8 @@ def _rejected_rows(
     )
     pairs = ", ".join(f"{lit(name)}, r.{column}" for name, column in staged.columns.items())
     raw = f"CAST(json_object({pairs}) AS VARCHAR)"
-    cells = [f"r.{column} AS {q(name)}" for name, column in staged.columns.items()]
+    shown = reject_cell_names(staged.columns)
+    cells = [f"r.{column} AS {q(shown[name])}" for name, column in staged.columns.items()]
     if staged.lines:
         # A JSON-lines line that is not an object keeps its text: the JSON value as written,
         # or (not valid JSON) the text as a JSON string.
@@ -419,13 +443,17 @@ def import_file(
         query = typed_query(catalog, target, staged.table, present, ctx, typed, lines=staged.lines)
         con.execute(query.sql)
         advance()
-        known: str | None = None
-        if target.name in CUSTOMER_TABLES and not options.create_customers:
+        known: dict[Reference, str] = {}
+        for reference in REFERENCES.get(target.name, ()):
+            if reference.target == "customers" and options.create_customers:
+                continue
             if private:
-                known = postgres.known_customers(engine, con, typed, prefix + "_known")
-                temps.append(known)
+                known[reference] = postgres.known_keys(
+                    engine, con, typed, f"{prefix}_known_{reference.column}", reference
+                )
+                temps.append(known[reference])
             else:
-                known = "customers"
+                known[reference] = q(reference.target)
         extra = prefix + "_extra"
         cross_row = _cross_row_checks(con, target, typed, extra, known)
         masked = int(con.execute(f"SELECT count(*) FROM {typed} WHERE __mask <> 0").fetchone()[0])

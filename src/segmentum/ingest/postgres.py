@@ -1,14 +1,15 @@
-"""The PostgreSQL side of an import: known customers, then COPY and a set-based merge.
+"""The PostgreSQL side of an import: the ids it refers to, then COPY and a set-based merge.
 
 Validation stays in a private in-process DuckDB (see :mod:`segmentum.ingest.importer`);
-PostgreSQL only sees (a) the distinct customer ids of the file, staged to find which exist
-(a semi-join in PostgreSQL: only the existing ids of the file come back, never the customer
-table), and (b) the validated rows, loaded by ``COPY`` (:func:`segmentum.engine.bulk.load_arrow`)
-into an UNLOGGED staging table shaped ``LIKE`` the target, and merged from there with the same
-portable SQL as on DuckDB (:func:`segmentum.ingest.merge.merge`: classify, ``UPDATE ... FROM``,
-``INSERT``). The staging table, the bare customers, the merge and the caller's records
-(``finish``) are one transaction: a killed import leaves nothing behind, not even the staging
-table (PostgreSQL DDL is transactional).
+PostgreSQL only sees (a) the distinct ids the file refers to (customer ids; order ids of
+order items), staged to find which exist (a semi-join in PostgreSQL: only the existing ids of
+the file come back, never the customer or order table), and (b) the validated rows, loaded by
+``COPY`` (:func:`segmentum.engine.bulk.load_arrow`) into an UNLOGGED staging table shaped
+``LIKE`` the target, and merged from there with the same portable SQL as on DuckDB
+(:func:`segmentum.ingest.merge.merge`: classify, ``UPDATE ... FROM``, ``INSERT``). The
+staging table, the bare customers, the merge and the caller's records (``finish``) are one
+transaction: a killed import leaves nothing behind, not even the staging table (PostgreSQL
+DDL is transactional).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from segmentum.engine.bulk import load_arrow
 from segmentum.engine.connection import Engine
 from segmentum.ingest.merge import MergeCounts, create_missing_customers, merge
 from segmentum.ingest.reading import q
+from segmentum.ingest.references import Reference
 
 R = TypeVar("R")
 
@@ -49,26 +51,30 @@ def _copy_out(pg: Any, sql: str, names: Sequence[str]) -> pa.Table:
     )
 
 
-def known_customers(engine: Engine, con: Any, typed: str, name: str) -> str:
-    """Register in DuckDB ``name`` (customer_id): the file's customer ids that exist in PG."""
+def known_keys(engine: Engine, con: Any, typed: str, name: str, reference: Reference) -> str:
+    """Register in DuckDB ``name`` (one column, ``reference.column``): the file's values of
+    that column that are stored in PostgreSQL's ``reference.target``. The distinct values
+    are COPYed to a staging table and semi-joined there, so only those of the file that exist
+    come back, never the target table."""
+    column = q(reference.column)
     ids = con.execute(
-        f"SELECT DISTINCT customer_id FROM {typed} WHERE customer_id IS NOT NULL"
+        f"SELECT DISTINCT {column} FROM {typed} WHERE {column} IS NOT NULL"
     ).to_arrow_table()
     pg: Any = engine.backend.con
     stage = name + "_ids"
     with pg.transaction():
-        pg.execute(f'CREATE UNLOGGED TABLE {q(stage)} (customer_id text COLLATE "C")')
+        pg.execute(f'CREATE UNLOGGED TABLE {q(stage)} ({column} text COLLATE "C")')
         load_arrow(engine, stage, ids)
         known = _copy_out(
             pg,
-            f"SELECT s.customer_id FROM {q(stage)} s WHERE EXISTS "
-            "(SELECT 1 FROM customers c WHERE c.customer_id = s.customer_id)",
-            ["customer_id"],
+            f"SELECT s.{column} FROM {q(stage)} s WHERE EXISTS "
+            f"(SELECT 1 FROM {q(reference.target)} t WHERE t.{column} = s.{column})",
+            [reference.column],
         )
         pg.execute(f"DROP TABLE {q(stage)}")
     con.register(name + "_arrow", known)
     try:
-        con.execute(f"CREATE TEMP TABLE {name} AS SELECT customer_id FROM {name}_arrow")
+        con.execute(f"CREATE TEMP TABLE {name} AS SELECT {column} FROM {name}_arrow")
     finally:
         con.unregister(name + "_arrow")
     return name

@@ -68,6 +68,7 @@ REASONS: Mapping[str, str] = {
     "implausible_date": "a date or time before 1900-01-01 (a placeholder such as 0001-01-01)",
     "duplicate_key_in_file": "an earlier row of the same file has the same key",
     "unknown_customer": "the customer does not exist (use --create-customers)",
+    "unknown_order": "the order does not exist (import the orders first)",
 }
 
 

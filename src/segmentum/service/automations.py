@@ -54,6 +54,7 @@ from segmentum.service.channels import close_channels, open_channels
 from segmentum.service.clock import now_utc
 from segmentum.service.consent import delivery_refusals
 from segmentum.service.errors import ServiceError
+from segmentum.service.last_order import with_last_order
 from segmentum.service.workspace import Workspace
 from segmentum.store import automations as automation_store
 from segmentum.store import campaigns as campaign_store
@@ -398,7 +399,8 @@ def _audience(ws: Workspace, ids: list[str], segment: str) -> pa.Table:
     customers = ws.table("customers")
     wanted = _ids_table(ids)
     picked = customers.semi_join(wanted, customers.customer_id == wanted._id)
-    return picked.mutate(segment=ibis.literal(segment, type="string")).to_pyarrow()
+    recipients = with_last_order(ws, picked, wanted)  # ``last_order.*`` renders as in campaigns
+    return recipients.mutate(segment=ibis.literal(segment, type="string")).to_pyarrow()
 
 
 def _subscriptions(ws: Workspace, ids: list[str], channel: str) -> pa.Table:

@@ -42,13 +42,11 @@ from segmentum.service.channels import close_channels, open_channels
 from segmentum.service.clock import now_utc
 from segmentum.service.consent import delivery_refusals, subscriptions_arrow
 from segmentum.service.errors import ServiceError
+from segmentum.service.last_order import with_last_order
 from segmentum.service.workspace import Workspace
 from segmentum.store import campaigns as campaign_store
 from segmentum.store import segments as segment_store
 from segmentum.store.campaigns import AUDIENCE_COLUMNS, LEDGER_COLUMNS, naive
-
-LAST_ORDER = "last_order"
-
 
 # --- definitions --------------------------------------------------------------------------------
 
@@ -200,43 +198,6 @@ def _evaluate_segments(ws: Workspace, names: list[str], as_of: datetime) -> ibis
     return segment_service.evaluate(ws, needed, as_of)
 
 
-def _last_orders(ws: Workspace) -> ibis.Table:
-    read = ws.tables_named("orders", "order_items", "products")
-    orders = read["orders"]
-    ranked = orders.mutate(
-        _rank=ibis.row_number().over(
-            group_by=orders.customer_id,
-            order_by=[ibis.desc(orders.ordered_at), ibis.desc(orders.order_id)],
-        )
-    )
-    last = ranked.filter(ranked._rank == 0)
-    items = read["order_items"]
-    products = read["products"]
-    names = (
-        items.join(last.select("order_id"), "order_id")
-        .left_join(products, items.product_id == products.product_id)
-        .group_by(items.order_id)
-        .aggregate(products=ibis._["name"].collect(order_by=ibis._["name"]))
-    )
-    joined = last.left_join(names, last.order_id == names.order_id)
-    return joined.select(
-        customer_id=last.customer_id,
-        **{
-            LAST_ORDER: ibis.struct(
-                {
-                    "order_id": last.order_id,
-                    "number": last.order_id,
-                    "date": last.local_date,
-                    "ordered_at": last.ordered_at,
-                    "amount": last.amount,
-                    "currency": last.currency,
-                    "products": names.products,
-                }
-            )
-        },
-    )
-
-
 def audience_expr(ws: Workspace, campaign: Campaign, as_of: datetime) -> ibis.Table:
     """One row per recipient: the first included segment they are in, none excluded."""
     includes = [target.segment for target in campaign.segments]
@@ -251,9 +212,7 @@ def audience_expr(ws: Workspace, campaign: Campaign, as_of: datetime) -> ibis.Ta
     with_profile = picked.join(customers, picked.customer_id == customers.customer_id).select(
         picked.segment, *[customers[c] for c in customers.columns]
     )
-    last = _last_orders(ws)
-    full = with_profile.left_join(last, with_profile.customer_id == last.customer_id)
-    return full.select(with_profile, full[LAST_ORDER])
+    return with_last_order(ws, with_profile)
 
 
 def audience_arrow(ws: Workspace, campaign: Campaign, as_of: datetime) -> pa.Table:

@@ -166,7 +166,7 @@ def _text(value: Any) -> Cell:
         return str(value)
     if isinstance(value, int | float | Decimal):
         return str(value)
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    return nfc(json.dumps(value, ensure_ascii=False, separators=(",", ":")))
 
 
 def _id(value: Any) -> Cell:
@@ -320,7 +320,7 @@ def _event(mapped: Mapped, event_type: str, properties: Mapping[str, Any]) -> No
             "customer_id": mapped.customer_id,
             "type": nfc(event_type),
             "occurred_at": utc_text(mapped.occurred_at),
-            "properties": json.dumps(properties, ensure_ascii=False, separators=(",", ":")),
+            "properties": nfc(json.dumps(properties, ensure_ascii=False, separators=(",", ":"))),
         },
     )
 
@@ -560,7 +560,7 @@ def ingest_messages(
                 **lookups,
             )
             typed = base + "_typed"
-            query = typed_query(catalog, table, staged.table, present, ctx, typed)
+            query = typed_query(catalog, table, staged.table, present, ctx, typed, normalized=True)
             con.execute(query.sql)
             temps.append(typed)
             typed_names[table_name] = (typed, query.columns)

@@ -143,6 +143,13 @@ def run_http(args: argparse.Namespace, db: Path, prepared: dict[str, Any]) -> di
             else round(status[f"batch_seconds_{q}"] * 1000, 1)
             for q in ("p50", "p95", "max")
         },
+        "micro_batch_phase_ms": {
+            phase: {
+                q: None if quantiles.get(q) is None else round(quantiles[q] * 1000, 1)
+                for q in ("p50", "p95")
+            }
+            for phase, quantiles in (status.get("batch_phase_seconds") or {}).items()
+        },
         "customers_applied": status.get("customers"),
         "membership_changes": status.get("changes"),
         "realtime_error": status.get("error"),

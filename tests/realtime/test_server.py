@@ -11,7 +11,7 @@ from pathlib import Path
 from fastapi.testclient import TestClient
 
 from segmentum.api.app import create_app
-from segmentum.service import keys
+from segmentum.service import keys, realtime
 from segmentum.service.membership import refresh_segments
 from segmentum.service.segments import DefinitionSource, create_segment
 from segmentum.service.server import ServerSettings
@@ -60,4 +60,11 @@ def test_a_posted_event_changes_membership(tmp_path: Path) -> None:
         assert status["changes"] == 1
         assert status["latency_p50"] is not None
         assert 0 < status["batch_seconds_p50"] <= status["batch_seconds_max"] < 30
+        phases = status["batch_phase_seconds"]
+        assert list(phases) == list(realtime.BATCH_PHASES)
+        assert all(0 <= phases[p]["p50"] <= phases[p]["p95"] < 30 for p in phases)
+        # the phases are the batch, split (one batch: its p50 is itself)
+        if status["batches"] == 1:
+            total = sum(phases[p]["p50"] for p in phases)
+            assert abs(total - status["batch_seconds_p50"]) < 0.01
         assert status["timers"] >= 1  # C1's cart leaves the 7-day window one day

@@ -573,6 +573,14 @@ class BatchReport:
     entered: int
     exited: int
     seconds: float
+    #: The server's micro-batch by phase (``BATCH_PHASES``: seconds; empty elsewhere).
+    phases: dict[str, float] = field(default_factory=dict)
+
+
+#: A server micro-batch's phases (``apply_unlocked``), reported by ``GET /v1/realtime``: the
+#: wait for the workspace lock, planning under it, staging and evaluating on the cursor
+#: (outside the lock), the second wait, and writing the result.
+BATCH_PHASES = ("wait_plan", "plan", "evaluate", "wait_commit", "commit")
 
 
 def _affected(ctx: Context, touched: Mapping[str, Touch]) -> list[str]:
@@ -655,7 +663,9 @@ def apply_unlocked(locked: Locked, touched: Mapping[str, Touch], cursor: Any,
     started = time.perf_counter()
     now = now_utc()
     as_of = batch_as_of(now)
+    marks = [started]
     with locked() as ws:
+        marks.append(time.perf_counter())
         if since is not None:
             for cid, at in _effective_times(ws, sorted(touched), since).items():
                 touched[cid].effective_at = _aware(at)
@@ -670,13 +680,19 @@ def apply_unlocked(locked: Locked, touched: Mapping[str, Touch], cursor: Any,
         timezone = ws.settings.timezone
         if now.second >= PRECOMPILE_FROM_SECOND:
             precompile_next_minute(ws, ctx, affected, as_of)
+    marks.append(time.perf_counter())
     members, timers = run_plan(cursor, ctx, plan, timezone)
+    marks.append(time.perf_counter())
     with locked() as ws:
+        marks.append(time.perf_counter())
         if context(ws) is not ctx:  # a definition changed meanwhile: evaluate again
             return apply_batch(ws, touched, now=now)
         changes = commit_batch(ws, ctx, touched, affected, members,
                                timers if plan.timers_sql else None, now)  # fmt: skip
-    return _report(ids, affected, changes, started)
+    marks.append(time.perf_counter())
+    report = _report(ids, affected, changes, started)
+    report.phases = {phase: marks[i + 1] - marks[i] for i, phase in enumerate(BATCH_PHASES)}
+    return report
 
 
 def touch(
@@ -800,6 +816,8 @@ class RealtimeProcessor:
         self.latencies: list[float] = []
         #: Each micro-batch's seconds (planning, reading, writing, waits for the lock).
         self.batch_seconds: list[float] = []
+        #: The same by phase (``BATCH_PHASES``).
+        self.phase_seconds: dict[str, list[float]] = {phase: [] for phase in BATCH_PHASES}
         self.max_latencies = max_latencies
         self.batches = 0
         self.customers = 0
@@ -871,9 +889,11 @@ class RealtimeProcessor:
             self.customers += report.customers
             self.changes += report.entered + report.exited
             self.batch_seconds.append(report.seconds)
+            for phase, seconds in report.phases.items():
+                self.phase_seconds[phase].append(seconds)
             for at in committed:
                 self.latencies.append((done - _aware(at)).total_seconds())
-            for kept in (self.latencies, self.batch_seconds):
+            for kept in (self.latencies, self.batch_seconds, *self.phase_seconds.values()):
                 if len(kept) > self.max_latencies:
                     del kept[: len(kept) - self.max_latencies]
 
@@ -890,12 +910,19 @@ class RealtimeProcessor:
             "batch_seconds_p50": _percentile(batches, 50),
             "batch_seconds_p95": _percentile(batches, 95),
             "batch_seconds_max": batches[-1] if batches else None,
+            "batch_phase_seconds": {
+                phase: {"p50": _percentile(ordered, 50), "p95": _percentile(ordered, 95)}
+                for phase, ordered in (
+                    (phase, sorted(seconds)) for phase, seconds in self.phase_seconds.items()
+                )
+            },
             "error": self.error,
         }
 
     def reset_stats(self) -> None:
         self.latencies = []
         self.batch_seconds = []
+        self.phase_seconds = {phase: [] for phase in BATCH_PHASES}
         self.batches = self.customers = self.changes = 0
 
 

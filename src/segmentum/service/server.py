@@ -20,7 +20,7 @@ import json
 import os
 import threading
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, ClassVar
@@ -41,6 +41,7 @@ from segmentum.service import consent
 from segmentum.service.clock import now_utc
 from segmentum.service.errors import ServiceError
 from segmentum.service.workspace import Workspace
+from segmentum.service.workspace_lock import WorkspaceLock
 
 DEFAULT_SIGNATURE_HEADER = "X-Segmentum-Signature"
 DEFAULT_STOP_CONFIRMATION = "You are unsubscribed and will get no more messages from us."
@@ -149,7 +150,7 @@ class Server:
     settings: ServerSettings
     environ: Mapping[str, str] | None = None
     workspace: Workspace | None = None
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _lock: WorkspaceLock = field(default_factory=WorkspaceLock, repr=False)
     _stop: threading.Event = field(default_factory=threading.Event, repr=False)
     _thread: threading.Thread | None = field(default=None, repr=False)
     worker_error: str | None = None
@@ -164,7 +165,7 @@ class Server:
             self.workspace = Workspace.open(self.settings.db, self.settings.app_db)
         from segmentum.service import realtime  # micro-batches of intake commits
 
-        self._realtime = realtime.start_processor(self.workspace, self.locked)
+        self._realtime = realtime.start_processor(self.workspace, self.locked_urgently)
         if self.settings.worker:
             self.start_worker()
         return self
@@ -176,20 +177,25 @@ class Server:
             processor.stop()
         if self.workspace is not None:
             workspace, self.workspace = self.workspace, None
-            with self._lock:
+            with self._lock.held():
                 workspace.close()
 
     @contextmanager
-    def locked(self) -> Iterator[Workspace]:
-        """The workspace, for one step; nothing else touches it meanwhile."""
+    def locked(self, urgent: bool = False) -> Iterator[Workspace]:
+        """The workspace, for one step; nothing else touches it meanwhile. ``urgent``: served
+        before the ordinary waiters (``WorkspaceLock``)."""
         if self.workspace is None:
             raise ServiceError("the server has no open workspace")
-        with self._lock:
+        with self._lock.held(urgent):
             yield self.workspace
+
+    def locked_urgently(self) -> AbstractContextManager[Workspace]:
+        """``locked`` for the real-time micro-batches (short holds, waited on by latency)."""
+        return self.locked(urgent=True)
 
     @contextmanager
     def _guard(self) -> Iterator[None]:
-        with self._lock:
+        with self._lock.held():
             yield
 
     def start_worker(self) -> None:

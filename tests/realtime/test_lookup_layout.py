@@ -37,7 +37,7 @@ def _snapshot(ws: Workspace) -> dict[str, list[tuple[Any, ...]]]:
     for table in lookup_layout.LOOKUP_TABLES:
         columns = (
             ", ".join(f'"{c.name}"' for c in ws.catalog.table(table).columns)
-            if table != "segment_members"  # the app store's, not a catalog table
+            if table not in ("segment_members", "realtime_timers")  # the app store's
             else "*"
         )
         out[table] = con.execute(f'SELECT {columns} FROM "{table}" ORDER BY ALL').fetchall()
@@ -97,6 +97,8 @@ def _batch(ws: Workspace, seed: int) -> dict[str, tuple[str, ...]]:
     members: dict[str, list[str]] = {}
     for row in rows:
         members.setdefault(row["segment"], []).append(row["customer_id"])
+    timers = ws.store.query("SELECT customer_id, next_flip_at FROM realtime_timers ORDER BY ALL")
+    members["(timers)"] = [f"{row['customer_id']} {row['next_flip_at']}" for row in timers]
     return {name: tuple(ids) for name, ids in members.items()}
 
 
@@ -113,6 +115,7 @@ def test_prepare_keeps_rows_and_indexes_and_stores_uncompressed(shop: Workspace)
     assert _indexes(shop) - indexes == {
         ("order_items", f"rt_order_items_{realtime.ITEM_OWNER}"),
         ("segment_members", "rt_segment_members_customer_id"),
+        ("realtime_timers", "rt_realtime_timers_customer_id"),
     }
     assert [(t.table, t.rows) for t in report.tables] == [
         (table, len(before[table])) for table in lookup_layout.LOOKUP_TABLES
@@ -121,9 +124,10 @@ def test_prepare_keeps_rows_and_indexes_and_stores_uncompressed(shop: Workspace)
         assert _compressions(shop, table) == {"Uncompressed"}, table
     # a column of one value is a constant segment whatever the setting (nothing to unpack)
     assert _compressions(shop, "segment_members") == {"Uncompressed", "Constant"}
+    assert _compressions(shop, "realtime_timers") <= {"Uncompressed", "Constant"}
     # stored clustered by customer (order items by their order's customer)
     con = shop.engine.backend.con
-    for table in ("events", "orders", "customers", "segment_members"):
+    for table in ("events", "orders", "customers", "segment_members", "realtime_timers"):
         ids = [row[0] for row in con.execute(
             f"SELECT customer_id FROM {table} ORDER BY rowid").fetchall()]  # fmt: skip
         assert ids == sorted(ids), table
@@ -189,6 +193,7 @@ def test_a_layout_prepared_before_member_lookups_is_completed_at_server_start(
     recorded = json.loads(str(shop.store.scalar(
         "SELECT value FROM realtime_state WHERE key = ?", (key,))))  # fmt: skip
     del recorded["rows"]["segment_members"]
+    del recorded["rows"]["realtime_timers"]
     shop.store.execute("UPDATE realtime_state SET value = ? WHERE key = ?",
                        (json.dumps(recorded), key))  # fmt: skip
     assert _compressions(shop, "segment_members") - {"Uncompressed", "Constant"}
@@ -196,7 +201,11 @@ def test_a_layout_prepared_before_member_lookups_is_completed_at_server_start(
     done = lookup_layout.complete(shop)
     realtime.ensure_indexes(shop)
 
-    assert [(t.table, t.rows) for t in done] == [("segment_members", len(members))]
+    timers = _snapshot(shop)["realtime_timers"]
+    assert [(t.table, t.rows) for t in done] == [
+        ("segment_members", len(members)),
+        ("realtime_timers", len(timers)),
+    ]
     assert _snapshot(shop)["segment_members"] == members
     assert _compressions(shop, "segment_members") == {"Uncompressed", "Constant"}
     assert ("segment_members", "rt_segment_members_customer_id") in _indexes(shop)

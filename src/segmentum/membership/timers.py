@@ -64,7 +64,10 @@ def compute_timers(
 
 
 def store_timers(
-    store: AppStore, timers: pa.Table, customer_ids: Iterable[str] | None = None
+    store: AppStore,
+    timers: pa.Table,
+    customer_ids: Iterable[str] | None = None,
+    lookups_up_to: int = 0,
 ) -> None:
     scope = None if customer_ids is None else sorted(set(customer_ids))
-    timer_store.replace_timers(store, timers, scope)
+    timer_store.replace_timers(store, timers, scope, lookups_up_to)

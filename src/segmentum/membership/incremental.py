@@ -30,7 +30,7 @@ from segmentum.compiler.predictive import PREDICTIONS_TABLE
 from segmentum.engine.connection import EngineKind
 from segmentum.spec.nodes import Node
 from segmentum.store.campaigns import insert_arrow
-from segmentum.store.database import AppStore, placeholders
+from segmentum.store.database import AppStore, placeholders, scratch_table
 
 #: Tables keyed by customer_id, restricted by a semi-join with the touched ids.
 CUSTOMER_TABLES = (
@@ -148,8 +148,7 @@ def apply_changes(
             ("rt_entered", CHANGE_COLUMNS),
             ("rt_exited", CHANGE_COLUMNS),
         ):
-            store.execute(f"CREATE TEMP TABLE IF NOT EXISTS {name} ({schema})")
-            store.execute(f"DELETE FROM {name}")
+            scratch_table(store, name, schema)
         insert_arrow(store, "rt_scope", scope.cast(SCOPE_SCHEMA), SCOPE_SCHEMA.names)
         insert_arrow(store, "rt_segments", segments, ["segment", "version"])
         insert_arrow(store, "rt_members", members.cast(MEMBER_SCHEMA), MEMBER_SCHEMA.names)

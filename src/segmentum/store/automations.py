@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from segmentum.engine.connection import EngineKind
-from segmentum.store.database import AppStore, StoreError
+from segmentum.store.database import AppStore, StoreError, scratch_table
 
 STATES = ("active", "paused")
 RUN_STATUSES = ("pending", "done", "skipped", "failed")
@@ -141,11 +141,12 @@ def collect_runs(store: AppStore, now: datetime) -> int:
         f"chr(31) || {_stamp_sql(store, 'l.effective_at')}"
     )
     with store.transaction():
-        store.execute(
-            "CREATE TEMP TABLE IF NOT EXISTS automation_specs (name TEXT, segment TEXT, "
-            "change TEXT, delay_seconds BIGINT, skip_initial BOOLEAN, created_at TIMESTAMP)"
+        scratch_table(
+            store,
+            "automation_specs",
+            "name TEXT, segment TEXT, change TEXT, delay_seconds BIGINT, skip_initial BOOLEAN, "
+            "created_at TIMESTAMP",
         )
-        store.execute("DELETE FROM automation_specs")
         store.executemany("INSERT INTO automation_specs VALUES (?, ?, ?, ?, ?, ?)", specs)
         interval = (
             "make_interval(secs => a.delay_seconds)"

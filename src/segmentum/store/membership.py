@@ -14,7 +14,7 @@ from typing import Any
 import pyarrow as pa
 
 from segmentum.engine.connection import EngineKind
-from segmentum.store.database import AppStore, StoreError
+from segmentum.store.database import AppStore, StoreError, scratch_table
 
 STAGING = "membership_staging"
 
@@ -97,11 +97,9 @@ def _diff(store: AppStore) -> None:
             "WHERE NOT d.entered OR v.version IS NOT NULL"
         )
         return
-    store.execute(
-        f"CREATE TEMP TABLE IF NOT EXISTS {CHANGES} "
-        "(segment TEXT, customer_id TEXT, version INTEGER, entered BOOLEAN)"
+    scratch_table(
+        store, CHANGES, "segment TEXT, customer_id TEXT, version INTEGER, entered BOOLEAN"
     )
-    store.execute(f"DELETE FROM {CHANGES}")
     store.execute(
         f"INSERT INTO {CHANGES} "
         "SELECT s.segment, s.customer_id, v.version, TRUE "
@@ -143,10 +141,7 @@ def apply_refresh(
     if members is not None:
         _stage(store, members, schema)
     with store.transaction():
-        store.execute(
-            "CREATE TEMP TABLE IF NOT EXISTS refresh_versions (segment TEXT, version INTEGER)"
-        )
-        store.execute("DELETE FROM refresh_versions")
+        scratch_table(store, "refresh_versions", "segment TEXT, version INTEGER")
         store.executemany("INSERT INTO refresh_versions VALUES (?, ?)", sorted(versions.items()))
         _diff(store)
         per_segment = {

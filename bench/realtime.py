@@ -97,6 +97,17 @@ def prepare(template: Path, db: Path, lookups: bool) -> dict[str, Any]:
         ws.close()
 
 
+def _rss_mb(pid: int) -> int | None:
+    """A process's resident set in MB (Linux ``/proc``; None elsewhere)."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) // 1024
+    except OSError:
+        return None
+    return None
+
+
 def run_http(args: argparse.Namespace, db: Path, prepared: dict[str, Any]) -> dict[str, Any]:
     server, url = start_server(db, args.port, worker=True)
     read = httpx.Client(base_url=url, auth=(prepared["read_key"], ""), timeout=60)
@@ -112,10 +123,12 @@ def run_http(args: argparse.Namespace, db: Path, prepared: dict[str, Any]) -> di
         load.start()
         time.sleep(args.warmup)
         read.get("/v1/realtime", params={"reset": "true"})  # measure after the warm-up
+        rss_after_warmup = _rss_mb(server.pid)
         results = out.get()
         load.join()
         time.sleep(args.drain)  # let the last micro-batches finish
         status = read.get("/v1/realtime").json()
+        rss_at_end = _rss_mb(server.pid)
     finally:
         read.close()
         server.terminate()
@@ -150,6 +163,8 @@ def run_http(args: argparse.Namespace, db: Path, prepared: dict[str, Any]) -> di
             }
             for phase, quantiles in (status.get("batch_phase_seconds") or {}).items()
         },
+        # the server process's resident memory: a leak shows as growth under steady load
+        "server_rss_mb": {"after_warmup": rss_after_warmup, "at_end": rss_at_end},
         "customers_applied": status.get("customers"),
         "membership_changes": status.get("changes"),
         "realtime_error": status.get("error"),

@@ -260,6 +260,13 @@ class KeyRedactingFilter(logging.Filter):
     unpacks it)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
+        # A traceback's text (an exception's message may quote a value, e.g. a phone number)
+        # is formatted here, redacted, and kept where the handler's formatter looks for it.
+        if record.exc_info and record.exc_info[0] is not None:
+            text = record.exc_text or logging.Formatter().formatException(record.exc_info)
+            record.exc_text = redact(text)
+        if record.stack_info:
+            record.stack_info = redact(record.stack_info)
         try:
             message = record.getMessage()
         except Exception:  # a broken format string: leave it to the handler

@@ -148,3 +148,31 @@ def test_intake_stores_the_items_of_the_order_of_the_same_message(tmp_path: Path
         assert items(ws) == [("W1", "P1", 2, Decimal("10.00")), ("W1", "P2", 1, Decimal("5.00"))]
     finally:
         ws.close()
+
+
+# --- returns: an order is optional, and must be stored when given -----------------------------
+
+RETURNS_HEADER = "return_id,order_id,customer_id,returned_at,amount\n"
+
+
+@pytest.mark.parametrize(
+    ("line", "reasons"),
+    [
+        ("R1,O1,c1,2025-01-05,10", ""),
+        ("R1,,c1,2025-01-05,10", ""),  # no order named: nothing to check
+        ("R1,O9,c1,2025-01-05,10", "unknown_order"),
+        ("R1,O3,c1,2025-01-05,10", "unknown_order"),  # its order was rejected by its import
+        ("R1,O9,nobody,2025-01-05,10", "unknown_customer;unknown_order"),
+    ],
+)
+def test_a_return_of_an_order_that_is_not_stored_is_rejected(
+    shop: Workspace, write: Any, line: str, reasons: str
+) -> None:
+    summary = import_file(
+        shop, "returns", write("r.csv", RETURNS_HEADER + line + "\n"), ImportOptions()
+    )
+    assert (summary.loaded, summary.rejected) == ((0, 1) if reasons else (1, 0))
+    assert summary.rejected_by_reason == (dict.fromkeys(reasons.split(";"), 1) if reasons else {})
+    stored = rows(shop, "SELECT return_id, order_id, customer_id FROM returns")
+    expected_order = line.split(",")[1] or None
+    assert stored == ([] if reasons else [("R1", expected_order, "c1")])

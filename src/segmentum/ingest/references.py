@@ -36,4 +36,9 @@ REFERENCES: Mapping[str, tuple[Reference, ...]] = {
         for table in CUSTOMER_TABLES
     },
     "order_items": (Reference("order_id", "orders", "unknown_order"),),
+    # a return's order is optional; when it is given it must be stored, as an item's
+    "returns": (
+        Reference("customer_id", "customers", "unknown_customer"),
+        Reference("order_id", "orders", "unknown_order"),
+    ),
 }

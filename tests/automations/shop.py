@@ -88,3 +88,32 @@ def outbox(directory: Path, channel: str) -> list[dict[str, Any]]:
     if not path.exists():
         return []
     return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def send_on_entering_vip(
+    ws: Workspace,
+    name: str,
+    channel: str,
+    template: dict[str, Any],
+    customers: list[str],
+    created: datetime,
+    at: datetime,
+) -> None:
+    """An automation ``name`` sending ``template`` on ``channel`` to whoever enters ``vip``
+    (``has_tag: vip``), created at ``created``; then ``customers`` are tagged vip and touched
+    at ``at``, and one worker step runs then."""
+    from segmentum.service import automations, realtime
+
+    action = {"type": "send", "channel": channel, "template": template}
+    automations.create_automation(
+        ws,
+        automations.parse_automation(
+            {"name": name, "trigger": {"segment": "vip"}, "action": action}
+        ),
+        now=created,
+    )
+    con = ws.engine.backend.con  # type: ignore[attr-defined]
+    for customer in customers:
+        con.execute("UPDATE customers SET tags = ['vip'] WHERE customer_id = ?", [customer])
+    realtime.touch(ws, customers, {"customers"}, now=at, effective_at=at)
+    automations.worker_step(ws, lambda: at)

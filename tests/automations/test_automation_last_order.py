@@ -8,11 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from segmentum.service import automations, realtime
 from segmentum.service.membership import refresh_segments
 from segmentum.service.segments import DefinitionSource, create_segment
 from segmentum.service.workspace import Workspace
-from tests.automations.shop import add_customer, add_order, outbox
+from tests.automations.shop import add_customer, add_order, outbox, send_on_entering_vip
 from tests.campaigns.campaign_fixtures import outbox_settings
 
 # A day ahead of the real clock, as in test_actions: the refresh at W must come after the
@@ -45,20 +44,7 @@ def test_automation_messages_render_the_last_order(
 ) -> None:
     template = {"body": "Thanks for {{ last_order.number }}: {{ last_order.amount }} "
                         "{{ last_order.currency }}"}  # fmt: skip
-    action = {"type": "send", "channel": "sms", "template": template}
-    automations.create_automation(
-        shop,
-        automations.parse_automation(
-            {"name": "thanks", "trigger": {"segment": "vip"}, "action": action}
-        ),
-        now=W,
-    )
-    at = W + timedelta(minutes=1)
-    con = shop.engine.backend.con  # type: ignore[attr-defined]
-    for customer in customers:
-        con.execute("UPDATE customers SET tags = ['vip'] WHERE customer_id = ?", [customer])
-    realtime.touch(shop, customers, {"customers"}, now=at, effective_at=at)
-    automations.worker_step(shop, lambda: at)
+    send_on_entering_vip(shop, "thanks", "sms", template, customers, W, W + timedelta(minutes=1))
 
     ledger = shop.store.query(
         "SELECT customer_id, status FROM send_ledger WHERE campaign_id = 'automation:thanks' "

@@ -12,11 +12,11 @@ import pytest
 
 from segmentum.campaigns.links import link_code
 from segmentum.catalog.settings import WorkspaceSettings
-from segmentum.service import automations, realtime, tracking
+from segmentum.service import automations, tracking
 from segmentum.service.membership import refresh_segments
 from segmentum.service.segments import DefinitionSource, create_segment
 from segmentum.service.workspace import Workspace
-from tests.automations.shop import add_customer, outbox
+from tests.automations.shop import add_customer, outbox, send_on_entering_vip
 from tests.campaigns.campaign_fixtures import outbox_settings
 
 # A day ahead of the real clock, as in test_actions: the refresh at W must come after the
@@ -40,19 +40,7 @@ def shop(workspace: Workspace, tmp_path: Path) -> Workspace:
 
 
 def _send_to_ann(ws: Workspace, channel: str, template: dict[str, Any]) -> None:
-    action = {"type": "send", "channel": channel, "template": template}
-    automations.create_automation(
-        ws,
-        automations.parse_automation(
-            {"name": "welcome", "trigger": {"segment": "vip"}, "action": action}
-        ),
-        now=W,
-    )
-    at = W + timedelta(minutes=1)
-    con = ws.engine.backend.con  # type: ignore[attr-defined]
-    con.execute("UPDATE customers SET tags = ['vip'] WHERE customer_id = 'ann'")
-    realtime.touch(ws, ["ann"], {"customers"}, now=at, effective_at=at)
-    automations.worker_step(ws, lambda: at)
+    send_on_entering_vip(ws, "welcome", channel, template, ["ann"], W, W + timedelta(minutes=1))
 
 
 def _links(ws: Workspace) -> list[dict[str, Any]]:

@@ -36,6 +36,14 @@ def shop(workspace: Workspace, write: Any) -> Workspace:
     return workspace
 
 
+def import_one_row(ws: Workspace, write: Any, table: str, text: str, reasons: str) -> None:
+    """Import a file of one row into ``table``: loaded when ``reasons`` is empty, else
+    rejected with exactly those (``;``-separated)."""
+    summary = import_file(ws, table, write(f"{table}.csv", text + "\n"), ImportOptions())
+    assert (summary.loaded, summary.rejected) == ((0, 1) if reasons else (1, 0))
+    assert summary.rejected_by_reason == (dict.fromkeys(reasons.split(";"), 1) if reasons else {})
+
+
 def items(ws: Workspace) -> list[tuple[Any, ...]]:
     return rows(
         ws, "SELECT order_id, product_id, quantity, unit_price FROM order_items ORDER BY 1, 2"
@@ -65,11 +73,7 @@ def quarantined(ws: Workspace) -> list[tuple[Any, ...]]:
 def test_an_item_of_an_order_that_is_not_stored_is_rejected(
     shop: Workspace, write: Any, line: str, reasons: str
 ) -> None:
-    summary = import_file(
-        shop, "order_items", write("i.csv", ITEMS_HEADER + line + "\n"), ImportOptions()
-    )
-    assert (summary.loaded, summary.rejected) == ((0, 1) if reasons else (1, 0))
-    assert summary.rejected_by_reason == (dict.fromkeys(reasons.split(";"), 1) if reasons else {})
+    import_one_row(shop, write, "order_items", ITEMS_HEADER + line, reasons)
     assert quarantined(shop) == ([(1, reasons)] if reasons else [])
     assert len(items(shop)) == (0 if reasons else 1)
 
@@ -168,11 +172,7 @@ RETURNS_HEADER = "return_id,order_id,customer_id,returned_at,amount\n"
 def test_a_return_of_an_order_that_is_not_stored_is_rejected(
     shop: Workspace, write: Any, line: str, reasons: str
 ) -> None:
-    summary = import_file(
-        shop, "returns", write("r.csv", RETURNS_HEADER + line + "\n"), ImportOptions()
-    )
-    assert (summary.loaded, summary.rejected) == ((0, 1) if reasons else (1, 0))
-    assert summary.rejected_by_reason == (dict.fromkeys(reasons.split(";"), 1) if reasons else {})
+    import_one_row(shop, write, "returns", RETURNS_HEADER + line, reasons)
     stored = rows(shop, "SELECT return_id, order_id, customer_id FROM returns")
     expected_order = line.split(",")[1] or None
     assert stored == ([] if reasons else [("R1", expected_order, "c1")])

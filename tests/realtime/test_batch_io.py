@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from segmentum.service import realtime
 from segmentum.service.workspace import Workspace
 from segmentum.store import timers as timer_store
+from segmentum.store.database import placeholders
 from tests.store.timer_rows import T1, T2, T3, timer_table
 
 
@@ -81,8 +82,8 @@ def test_only_the_scoped_tables_the_queries_read_are_staged() -> None:
 
 
 def test_ids_reach_sql_as_bound_values_only() -> None:
-    assert realtime.bound_list(["C1", "x'); DROP TABLE customers; --"]) == "?, ?"
-    assert realtime.bound_list([]) == "NULL"
+    assert placeholders(len(["C1", "x'); DROP TABLE customers; --"])) == "?, ?"
+    assert placeholders(len([])) == "NULL"
 
 
 def test_effective_times_are_the_batch_customers_latest_event_since(

@@ -23,10 +23,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from segmentum.engine.connection import EngineKind
 from segmentum.service.clock import now_utc
 from segmentum.service.errors import ServiceError
-from segmentum.service.realtime import ITEM_OWNER, LOOKUP_LAYOUT_KEY, ensure_indexes
+from segmentum.service.realtime import (
+    ITEM_OWNER,
+    LOOKUP_LAYOUT_KEY,
+    ensure_indexes,
+    owns_duckdb_tables,
+)
 from segmentum.service.workspace import Workspace
 from segmentum.store import automations as automation_store
 
@@ -114,7 +118,7 @@ def _rewrite(con: Any, quote: Callable[[str], str], table: str, present: set[str
 
 
 def _check_engine(ws: Workspace) -> None:
-    if ws.engine.kind is not EngineKind.DUCKDB or ws.settings.table_mappings:
+    if not owns_duckdb_tables(ws):
         raise ServiceError(
             "the lookup layout is for a DuckDB workspace that holds its own tables "
             "(warehouse mode reads the business's tables, which Segmentum does not rewrite)"
@@ -171,10 +175,8 @@ def complete(ws: Workspace) -> tuple[TableRewrite, ...]:
     was recorded without ``segment_members`` and ``realtime_timers``): the server calls this
     when it starts, so a workspace prepared before gets the whole layout once (3.8M members:
     1.2-7.5 s)."""
-    if ws.engine.kind is not EngineKind.DUCKDB or ws.settings.table_mappings:
-        return ()
     recorded = automation_store.get_state(ws.store, LOOKUP_LAYOUT_KEY)
-    if not recorded:
+    if not recorded or not owns_duckdb_tables(ws):
         return ()
     rows: dict[str, int] = dict(json.loads(recorded).get("rows", {}))
     present = _present(ws)

@@ -172,7 +172,9 @@ def _ensure_boundaries(ws: Workspace, ctx: Context, segments: Iterable[str],
 # --- micro-batches ------------------------------------------------------------------------------
 
 
-def _fast(ws: Workspace) -> bool:
+def owns_duckdb_tables(ws: Workspace) -> bool:
+    """A DuckDB workspace that holds its own tables (not warehouse mode): the micro-batches'
+    fast path (staging on a cursor) and the lookup layout apply only there."""
     return ws.engine.kind is EngineKind.DUCKDB and not ws.settings.table_mappings
 
 
@@ -273,17 +275,12 @@ def scoped_tables_read(*sql: str | None) -> tuple[str, ...]:
     return tuple(name for name in SCOPED if name in read)
 
 
-def bound_list(values: list[str]) -> str:
-    """``?, ?, …`` for ``IN (…)`` over bound ``values`` (``store.database.placeholders``)."""
-    return placeholders(len(values))
-
-
 def _by_customer(table: str, many: bool, ids: list[str], column: str) -> tuple[str, list[str]]:
     """The rows of ``table`` whose ``column`` is one of ``ids``: index lookups of bound ids,
     or (``many``) a hash semi-join with ``rt_scope_ids``."""
     if many:
         return f"{table} SEMI JOIN rt_scope_ids i ON {table}.{column} = i.customer_id", []
-    return f"{table} WHERE {column} IN ({bound_list(ids)})", ids
+    return f"{table} WHERE {column} IN ({placeholders(len(ids))})", ids
 
 
 def _stage(
@@ -309,7 +306,10 @@ def _stage(
                 source = ("order_items SEMI JOIN rt_scope_orders o "
                           "ON order_items.order_id = o.order_id")  # fmt: skip
             else:
-                source, params = f"order_items WHERE order_id IN ({bound_list(orders)})", orders
+                source, params = (
+                    f"order_items WHERE order_id IN ({placeholders(len(orders))})",
+                    orders,
+                )
         else:
             source, params = _by_customer(name, many, ids, "customer_id")
         columns = ", ".join(f"{name}.{column}" for column in ctx.columns[name].split(", "))
@@ -408,7 +408,7 @@ def run_plan(con: Any, ctx: Context, plan: Plan, timezone: str) -> tuple[pa.Tabl
 def _members(ws: Workspace, ctx: Context, segments: list[str], as_of: datetime,
              ids: list[str]) -> pa.Table:  # fmt: skip
     """Members among ``ids`` (engines other than DuckDB: ``evaluate_members``)."""
-    if not _fast(ws):
+    if not owns_duckdb_tables(ws):
         return evaluate_members(ctx.definitions, segments, ws.catalog, ws.settings, ctx.tables,
                                 as_of, ids, ctx.boundaries)  # fmt: skip
     plan = plan_batch(ws, ctx, segments, as_of, ids)
@@ -418,7 +418,7 @@ def _members(ws: Workspace, ctx: Context, segments: list[str], as_of: datetime,
 def _timers(ws: Workspace, ctx: Context, as_of: datetime, ids: list[str] | None) -> pa.Table:
     """The next flips of ``ids`` (all customers when None)."""
     timed = _time_bound(ctx)
-    if ids is None or not timed or not _fast(ws):
+    if ids is None or not timed or not owns_duckdb_tables(ws):
         return compute_timers(timed, ws.catalog, ws.settings, ctx.tables, as_of, ids)
     plan = plan_batch(ws, ctx, [], as_of, ids)
     return run_plan(ws.engine.backend.con, ctx, plan, ws.settings.timezone)[1]
@@ -442,7 +442,7 @@ def batch_as_of(now: datetime) -> datetime:
 
 def lookups_prepared(ws: Workspace) -> bool:
     """Whether the tables are in the lookup layout (``segmentum workspace prepare-realtime``)."""
-    return _fast(ws) and bool(automation_store.get_state(ws.store, LOOKUP_LAYOUT_KEY))
+    return owns_duckdb_tables(ws) and bool(automation_store.get_state(ws.store, LOOKUP_LAYOUT_KEY))
 
 
 def server_checkpoint_threshold() -> str:
@@ -465,7 +465,7 @@ def ensure_indexes(ws: Workspace) -> None:
     each table instead of scanning it (DuckDB; created once, when the server starts). In the
     lookup layout, new rows stay uncompressed and index scans are allowed for whole batches
     (DuckDB settings of the server's database)."""
-    if not _fast(ws):
+    if not owns_duckdb_tables(ws):
         return
     con = ws.engine.backend.con
     con.execute("SET checkpoint_threshold = ?", [server_checkpoint_threshold()])
@@ -505,7 +505,7 @@ def item_owners_kept(ws: Workspace) -> bool:
     """Whether ``order_items`` has the ``ITEM_OWNER`` column (the lookup layout)."""
     present = ws.extras.get(_ITEM_OWNER_PRESENT)
     if present is None:
-        present = _fast(ws) and bool(ws.engine.backend.con.execute(
+        present = owns_duckdb_tables(ws) and bool(ws.engine.backend.con.execute(
             "SELECT count(*) FROM duckdb_columns() WHERE table_name = 'order_items' "
             "AND column_name = ? AND database_name = current_database()",
             [ITEM_OWNER]).fetchone()[0])  # fmt: skip
@@ -543,7 +543,7 @@ def keep_item_owners(ws: Workspace, owners: Mapping[str, str]) -> None:
             chunk = orders[start : start + ITEM_OWNER_CHUNK]
             con.execute(
                 f"UPDATE order_items SET {ITEM_OWNER} = w.customer_id FROM {name} w "
-                f"WHERE order_items.order_id IN ({bound_list(chunk)}) "
+                f"WHERE order_items.order_id IN ({placeholders(len(chunk))}) "
                 f"AND w.order_id = order_items.order_id "
                 f"AND order_items.{ITEM_OWNER} IS DISTINCT FROM w.customer_id",
                 chunk,
@@ -607,6 +607,7 @@ def commit_batch(
     """Write a batch's result: membership changes (effective at each customer's event time,
     never later than ``now``) and the customers' next timers."""
     ids = sorted(touched)
+    lookups = _member_lookups(ws)
     changes = []
     if affected:
         limit = _naive(now)
@@ -616,9 +617,9 @@ def commit_batch(
         }
         versions = {name: ctx.versions[name] for name in affected}
         changes = apply_changes(ws.store, members, scope_table(effective), versions, now,
-                                _member_lookups(ws))  # fmt: skip
+                                lookups)  # fmt: skip
     if timers is not None:
-        store_timers(ws.store, timers, ids, _member_lookups(ws))
+        store_timers(ws.store, timers, ids, lookups)
     return changes
 
 
@@ -646,7 +647,7 @@ def apply_batch(
     ids = sorted(touched)
     if affected:
         ctx = _ensure_boundaries(ws, ctx, affected, as_of)
-    if _fast(ws):
+    if owns_duckdb_tables(ws):
         plan = plan_batch(ws, ctx, affected, as_of, ids)
         members, timers = run_plan(ws.engine.backend.con, ctx, plan, ws.settings.timezone)
         changes = commit_batch(ws, ctx, touched, affected, members,
@@ -672,7 +673,7 @@ def apply_unlocked(locked: Locked, touched: Mapping[str, Touch], cursor: Any,
         if since is not None:
             for cid, at in _effective_times(ws, sorted(touched), since).items():
                 touched[cid].effective_at = _aware(at)
-        if not _fast(ws):
+        if not owns_duckdb_tables(ws):
             return apply_batch(ws, touched, now=now)
         ctx = context(ws)
         affected = _affected(ctx, touched)
@@ -751,8 +752,9 @@ def run_timers(ws: Workspace, now: datetime) -> int:
     members = _members(ws, ctx, sorted(timed), now, ids)
     effective = {row["customer_id"]: row["next_flip_at"] for row in due}
     versions = {name: ctx.versions[name] for name in timed}
-    apply_changes(ws.store, members, scope_table(effective), versions, now, _member_lookups(ws))
-    store_timers(ws.store, _timers(ws, ctx, now, ids), ids, _member_lookups(ws))
+    lookups = _member_lookups(ws)
+    apply_changes(ws.store, members, scope_table(effective), versions, now, lookups)
+    store_timers(ws.store, _timers(ws, ctx, now, ids), ids, lookups)
     return len(ids)
 
 
@@ -838,7 +840,7 @@ class RealtimeProcessor:
         ensure_indexes(ws)
         self._unsubscribe = on_committed(ws, self.submit)
         # DuckDB: the micro-batches' reads run on a cursor of their own, outside the lock
-        self._cursor = ws.engine.backend.con.cursor() if _fast(ws) else None
+        self._cursor = ws.engine.backend.con.cursor() if owns_duckdb_tables(ws) else None
         ws.extras[_PROCESSOR] = self
         self._stop.clear()
         self._thread = threading.Thread(target=self._run, name="segmentum-realtime", daemon=True)
@@ -914,10 +916,7 @@ class RealtimeProcessor:
             "batch_seconds_p95": _percentile(batches, 95),
             "batch_seconds_max": batches[-1] if batches else None,
             "batch_phase_seconds": {
-                phase: {"p50": _percentile(ordered, 50), "p95": _percentile(ordered, 95)}
-                for phase, ordered in (
-                    (phase, sorted(seconds)) for phase, seconds in self.phase_seconds.items()
-                )
+                phase: _p50_p95(sorted(seconds)) for phase, seconds in self.phase_seconds.items()
             },
             "error": self.error,
         }
@@ -927,6 +926,10 @@ class RealtimeProcessor:
         self.batch_seconds = []
         self.phase_seconds = {phase: [] for phase in BATCH_PHASES}
         self.batches = self.customers = self.changes = 0
+
+
+def _p50_p95(ordered: list[float]) -> dict[str, float | None]:
+    return {"p50": _percentile(ordered, 50), "p95": _percentile(ordered, 95)}
 
 
 def _percentile(ordered: list[float], p: float) -> float | None:

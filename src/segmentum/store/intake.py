@@ -10,7 +10,7 @@ from typing import Any
 import pyarrow as pa
 
 from segmentum.engine.connection import EngineKind
-from segmentum.store.database import AppStore, StoreError
+from segmentum.store.database import AppStore, StoreError, placeholders
 
 ACCEPTED_SCHEMA = pa.schema(
     [
@@ -57,9 +57,10 @@ def known_message_ids(store: AppStore, ids: Sequence[str]) -> set[str]:
     known: set[str] = set()
     for start in range(0, len(ids), LOOKUP_CHUNK):
         chunk = list(ids[start : start + LOOKUP_CHUNK])
-        marks = ", ".join("?" * len(chunk))
         rows = con.execute(
-            f"SELECT message_id FROM intake_messages WHERE message_id IN ({marks})", chunk
+            f"SELECT message_id FROM intake_messages WHERE message_id IN "
+            f"({placeholders(len(chunk))})",
+            chunk,
         ).fetchall()
         known.update(str(message_id) for (message_id,) in rows)
     return known

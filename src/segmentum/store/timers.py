@@ -41,10 +41,8 @@ def replace_timers(
             return
         if scope is None:
             store.execute("DELETE FROM realtime_timers")
-        elif scope and store.kind is EngineKind.DUCKDB and len(scope) <= lookups_up_to:
-            timers = _write_changed(store, timers, scope, by_ids=True)
         elif scope and store.kind is EngineKind.DUCKDB:
-            timers = _write_changed(store, timers, scope)
+            timers = _write_changed(store, timers, scope, len(scope) <= lookups_up_to)
         elif scope:
             _delete_scope(store, scope)
         insert_arrow(store, "realtime_timers", timers, TIMER_SCHEMA.names)

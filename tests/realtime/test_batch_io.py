@@ -3,12 +3,17 @@ timers that changed, ids always as bound values."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+
+import pyarrow as pa
+import pytest
 
 from segmentum.service import realtime
+from segmentum.service.segments import DefinitionSource, create_segment
 from segmentum.service.workspace import Workspace
 from segmentum.store import timers as timer_store
 from segmentum.store.database import placeholders
+from tests.automations.shop import add_customer
 from tests.store.timer_rows import T1, T2, T3, timer_table
 
 
@@ -112,3 +117,29 @@ def test_effective_times_are_the_batch_customers_latest_event_since(
     assert realtime._effective_times(workspace, [], since) == {}
     later = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
     assert realtime._effective_times(workspace, ["a"], later) == {}
+
+
+def test_a_batch_writes_its_members_and_timers_in_one_transaction(workspace: Workspace) -> None:
+    now = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
+    add_customer(workspace, "C1", now - timedelta(days=3))
+    create_segment(workspace, "vip", DefinitionSource(data={"where": {"has_tag": "vip"}}))
+    ctx = realtime.context(workspace)
+    touched = {"C1": realtime.Touch({"customers"})}
+    members = pa.table({"segment": ["vip"], "customer_id": ["C1"]})
+    unreadable = pa.table({"customer_id": ["C1"], "next_flip_at": ["not an instant"]})
+
+    with pytest.raises(pa.ArrowInvalid):
+        realtime.commit_batch(workspace, ctx, touched, ["vip"], members, unreadable, now)
+    # the timers failed after the diff had run: the diff's writes are undone with them
+    assert workspace.store.query("SELECT count(*) AS n FROM membership_log") == [{"n": 0}]
+    assert workspace.store.query("SELECT count(*) AS n FROM segment_members") == [{"n": 0}]
+
+    flip = datetime(2026, 5, 2, 0, 0)
+    timers = pa.table({"customer_id": ["C1"], "next_flip_at": pa.array([flip], pa.timestamp("us"))})
+    changes = realtime.commit_batch(workspace, ctx, touched, ["vip"], members, timers, now)
+
+    assert [(c.segment, c.customer_id, c.change) for c in changes] == [("vip", "C1", "entered")]
+    assert workspace.store.query("SELECT segment, customer_id FROM segment_members") == [
+        {"segment": "vip", "customer_id": "C1"}
+    ]
+    assert {cid: at for cid, (at, _) in _stored(workspace).items()} == {"C1": flip}

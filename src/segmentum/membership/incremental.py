@@ -30,7 +30,7 @@ from segmentum.compiler.predictive import PREDICTIONS_TABLE
 from segmentum.engine.connection import EngineKind
 from segmentum.spec.nodes import Node
 from segmentum.store.campaigns import insert_arrow
-from segmentum.store.database import AppStore, placeholders, scratch_table
+from segmentum.store.database import AppStore, arrow_views, placeholders, scratch_table
 
 #: Tables keyed by customer_id, restricted by a semi-join with the touched ids.
 CUSTOMER_TABLES = (
@@ -127,9 +127,10 @@ def apply_changes(
     """Make ``segment_members`` of the customers in ``scope`` (customer_id, effective_at), for
     the segments in ``versions``, equal ``members``; log every entry and exit.
 
-    ``lookups_up_to``: up to this many customers, their current rows are read through an
-    index on ``segment_members.customer_id`` (bound ids) instead of one pass over the table;
-    0 when there is no such index (the real-time server makes it in the lookup layout)."""
+    ``lookups_up_to`` (DuckDB): up to this many customers, their current rows are read
+    through an index on ``segment_members.customer_id`` (bound ids) instead of one pass over
+    the table; 0 when there is no such index (the real-time server makes it in the lookup
+    layout). Other engines: the same diff over temporary tables."""
     if scope.num_rows == 0 or not versions:
         return []
     now_naive = now.replace(tzinfo=None)
@@ -139,6 +140,8 @@ def apply_changes(
             "version": pa.array([versions[n] for n in sorted(versions)], pa.int32()),
         }
     )
+    if store.kind is EngineKind.DUCKDB:
+        return _apply_changes_duckdb(store, members, scope, segments, now_naive, lookups_up_to)
     with store.transaction():
         for name, schema in (
             ("rt_scope", "customer_id TEXT, effective_at TIMESTAMP"),
@@ -152,30 +155,13 @@ def apply_changes(
         insert_arrow(store, "rt_scope", scope.cast(SCOPE_SCHEMA), SCOPE_SCHEMA.names)
         insert_arrow(store, "rt_segments", segments, ["segment", "version"])
         insert_arrow(store, "rt_members", members.cast(MEMBER_SCHEMA), MEMBER_SCHEMA.names)
-        # The scope's current members in one pass over segment_members (which has no index
-        # on customer_id outside the real-time server's lookup layout: a full refresh's diff
-        # pays for maintaining it), or by that index; both sides of the diff are then small
-        # tables.
-        # DuckDB: with each row's rowid, so the exits are deleted by rowid (a lookup, not a
-        # second pass over segment_members: 1,500 customers 7 ms against 40 ms)
-        by_row = store.kind is EngineKind.DUCKDB
-        row = "m.rowid" if by_row else "CAST(NULL AS BIGINT)"
-        if scope.num_rows <= lookups_up_to:
-            # By the index: bound ids alone (with the segment condition too, DuckDB plans a
-            # pass over the table again). Other segments' rows are kept: the diff below
-            # joins rt_segments.
-            ids = scope.column("customer_id").to_pylist()
-            store.execute(
-                f"INSERT INTO rt_current SELECT m.segment, m.customer_id, {row} "
-                f"FROM segment_members m WHERE m.customer_id IN ({placeholders(len(ids))})",
-                ids,
-            )
-        else:
-            store.execute(
-                f"INSERT INTO rt_current SELECT m.segment, m.customer_id, {row} "
-                "FROM segment_members m WHERE m.customer_id IN (SELECT customer_id FROM rt_scope) "
-                "AND m.segment IN (SELECT segment FROM rt_segments)"
-            )
+        # The scope's current members in one pass over segment_members; both sides of the
+        # diff are then small tables.
+        store.execute(
+            "INSERT INTO rt_current SELECT m.segment, m.customer_id, CAST(NULL AS BIGINT) "
+            "FROM segment_members m WHERE m.customer_id IN (SELECT customer_id FROM rt_scope) "
+            "AND m.segment IN (SELECT segment FROM rt_segments)"
+        )
         store.execute(
             "INSERT INTO rt_entered SELECT DISTINCT s.segment, s.customer_id, v.version, "
             "c.effective_at FROM rt_members s JOIN rt_segments v ON v.segment = s.segment "
@@ -200,13 +186,7 @@ def apply_changes(
             "effective_at, ? FROM rt_exited",
             (now_naive,),
         )
-        if store.scalar("SELECT count(*) FROM rt_exited") and by_row:
-            store.execute(
-                "DELETE FROM segment_members WHERE rowid IN (SELECT c.member_row FROM "
-                "rt_current c JOIN rt_exited x ON x.segment = c.segment "
-                "AND x.customer_id = c.customer_id)"
-            )
-        elif store.scalar("SELECT count(*) FROM rt_exited"):
+        if store.scalar("SELECT count(*) FROM rt_exited"):
             store.execute(
                 "DELETE FROM segment_members WHERE customer_id IN "
                 "(SELECT customer_id FROM rt_exited) AND EXISTS (SELECT 1 FROM rt_exited x "
@@ -225,6 +205,79 @@ def apply_changes(
     return [
         Change(row["segment"], row["customer_id"], row["change"], row["effective_at"])
         for row in rows
+    ]
+
+
+def _apply_changes_duckdb(
+    store: AppStore,
+    members: pa.Table,
+    scope: pa.Table,
+    segments: pa.Table,
+    now: datetime,
+    lookups_up_to: int,
+) -> list[Change]:
+    """``apply_changes`` on DuckDB: the same diff over Arrow views instead of temporary
+    tables, in four statements instead of nineteen (each costs a DuckDB round of its own
+    whatever the batch's size, and the server's micro-batches write under the workspace lock
+    the intake waits for)."""
+    with (
+        arrow_views(store, scope=scope.cast(SCOPE_SCHEMA), segments=segments,
+                    members=members.cast(MEMBER_SCHEMA)) as view,
+        store.transaction(),
+    ):  # fmt: skip
+        # The scope's current members with their rowids (the exits are deleted by rowid): by
+        # the index on customer_id for bound ids (with the segment condition too, DuckDB
+        # plans a pass over the table again; other segments' rows drop out in the diff), or
+        # one pass over segment_members.
+        select = "SELECT m.segment, m.customer_id, m.rowid AS member_row FROM segment_members m"
+        if scope.num_rows <= lookups_up_to:
+            ids = scope.column("customer_id").to_pylist()
+            current = store.connection.execute(
+                f"{select} WHERE m.customer_id IN ({placeholders(len(ids))})", ids
+            ).fetch_arrow_table()
+        else:
+            current = store.connection.execute(
+                f"{select} WHERE m.customer_id IN (SELECT customer_id FROM {view['scope']}) "
+                f"AND m.segment IN (SELECT segment FROM {view['segments']})"
+            ).fetch_arrow_table()
+        with arrow_views(store, current=current) as more:
+            changes = store.connection.execute(
+                "SELECT 'entered' AS change, s.segment, s.customer_id, v.version, c.effective_at, "
+                "CAST(NULL AS BIGINT) AS member_row "
+                f"FROM (SELECT DISTINCT segment, customer_id FROM {view['members']}) s "
+                f"JOIN {view['segments']} v ON v.segment = s.segment "
+                f"JOIN {view['scope']} c ON c.customer_id = s.customer_id "
+                f"WHERE NOT EXISTS (SELECT 1 FROM {more['current']} m "
+                "WHERE m.segment = s.segment AND m.customer_id = s.customer_id) "
+                "UNION ALL SELECT 'exited', m.segment, m.customer_id, v.version, c.effective_at, "
+                f"m.member_row FROM {more['current']} m "
+                f"JOIN {view['segments']} v ON v.segment = m.segment "
+                f"JOIN {view['scope']} c ON c.customer_id = m.customer_id "
+                f"WHERE NOT EXISTS (SELECT 1 FROM {view['members']} s "
+                "WHERE s.segment = m.segment AND s.customer_id = m.customer_id) "
+                "ORDER BY segment, customer_id"
+            ).fetch_arrow_table()
+        if changes.num_rows:
+            kinds = changes.column("change").to_pylist()
+            with arrow_views(store, changes=changes) as done:
+                store.execute(
+                    "INSERT INTO membership_log SELECT segment, version, customer_id, change, "
+                    f"effective_at, ? FROM {done['changes']}",
+                    (now,),
+                )
+                if "exited" in kinds:
+                    store.execute(
+                        "DELETE FROM segment_members WHERE rowid IN (SELECT member_row FROM "
+                        f"{done['changes']} WHERE change = 'exited')"
+                    )
+                if "entered" in kinds:
+                    store.execute(
+                        "INSERT INTO segment_members SELECT segment, customer_id, version, "
+                        f"effective_at FROM {done['changes']} WHERE change = 'entered'"
+                    )
+    return [
+        Change(row["segment"], row["customer_id"], row["change"], row["effective_at"])
+        for row in changes.select(["segment", "customer_id", "change", "effective_at"]).to_pylist()
     ]
 
 

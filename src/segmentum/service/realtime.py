@@ -609,17 +609,18 @@ def commit_batch(
     ids = sorted(touched)
     lookups = _member_lookups(ws)
     changes = []
-    if affected:
-        limit = _naive(now)
-        effective = {
-            cid: min(_naive(t.effective_at) if t.effective_at else limit, limit)
-            for cid, t in touched.items()
-        }
-        versions = {name: ctx.versions[name] for name in affected}
-        changes = apply_changes(ws.store, members, scope_table(effective), versions, now,
-                                lookups)  # fmt: skip
-    if timers is not None:
-        store_timers(ws.store, timers, ids, lookups)
+    with ws.store.transaction():  # one commit for both (each is a DuckDB WAL write)
+        if affected:
+            limit = _naive(now)
+            effective = {
+                cid: min(_naive(t.effective_at) if t.effective_at else limit, limit)
+                for cid, t in touched.items()
+            }
+            versions = {name: ctx.versions[name] for name in affected}
+            changes = apply_changes(ws.store, members, scope_table(effective), versions, now,
+                                    lookups)  # fmt: skip
+        if timers is not None:
+            store_timers(ws.store, timers, ids, lookups)
     return changes
 
 

@@ -6,6 +6,7 @@ for psycopg the placeholders become ``%s``. Nothing here builds SQL from user va
 
 from __future__ import annotations
 
+import itertools
 import os
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -95,6 +96,24 @@ class AppStore:
                 self.connection.execute("COMMIT")
         finally:
             self._in_transaction = False
+
+
+_views = itertools.count()
+
+
+@contextmanager
+def arrow_views(store: AppStore, **tables: Any) -> Iterator[dict[str, str]]:
+    """DuckDB: each Arrow table of ``tables`` as a view of the store's connection for the
+    statements inside (no copy into a temporary table, nothing to empty afterwards); yields
+    each keyword's view name."""
+    names = {key: f"arrow_{key}_{next(_views)}" for key in tables}
+    for key, table in tables.items():
+        store.connection.register(names[key], table)
+    try:
+        yield names
+    finally:
+        for name in names.values():
+            store.connection.unregister(name)
 
 
 def scratch_table(store: AppStore, name: str, columns: str) -> None:

@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 from segmentum.cli import campaign_commands
 from segmentum.cli.app import app
 from segmentum.cli.output import OutputFormat, emit, emit_document
+from segmentum.service import campaigns as campaigns_service
 from segmentum.service.workspace import Workspace
 from tests.campaigns.campaign_fixtures import (
     customer,
@@ -114,7 +115,7 @@ def test_preview_table_shows_the_reason_column_from_the_service(
     rows = [{"segment": "vip", "variant": "A", "customer_id": "C0002", "language": "en",
              "subject": None, "body": "", "error": None, "reason": "no_address",
              "sms_segments": 0}]  # fmt: skip
-    monkeypatch.setattr(campaign_commands.service, "preview", lambda ws, name, sample: rows)
+    monkeypatch.setattr(campaigns_service, "preview", lambda ws, name, sample: rows)
     result = CliRunner().invoke(app, ["--db", shop, "campaigns", "preview", "kod", "-f", "json"])
     assert json.loads(result.stdout) == rows
 

@@ -99,17 +99,19 @@ def test_format_is_the_last_suffix(name: str, given: FileFormat | None, expected
 
 
 @pytest.mark.parametrize(
+    # mtime=0: the ids hold the bytes, and gzip would stamp the current second in them (the
+    # xdist workers then collected different tests)
     ("name", "content"),
     [
         ("orders.csv.parquet", PARQUET),
         ("x.json.csv", CSV),
         ("x.parquet.jsonl", JSONL),
-        ("x.csv.gz", gzip.compress(CSV)),
-        ("x.jsonl.gz", gzip.compress(JSONL)),
-        ("x.json.gz", gzip.compress(JSONL)),
-        ("x.ndjson.gzip", gzip.compress(JSONL)),
+        ("x.csv.gz", gzip.compress(CSV, mtime=0)),
+        ("x.jsonl.gz", gzip.compress(JSONL, mtime=0)),
+        ("x.json.gz", gzip.compress(JSONL, mtime=0)),
+        ("x.ndjson.gzip", gzip.compress(JSONL, mtime=0)),
         # gzip is recognised by its bytes, whatever the name says
-        ("x.csv", gzip.compress(CSV)),
+        ("x.csv", gzip.compress(CSV, mtime=0)),
     ],
 )
 def test_files_load_by_their_last_suffix_and_gzip_is_read(

@@ -1,4 +1,9 @@
-"""The `segmentum` command: Typer + Rich; data on stdout, everything else on stderr."""
+"""The `segmentum` command: Typer + Rich; data on stdout, everything else on stderr.
+
+Only Typer, Rich and light modules load with the command tree; each command imports its use
+cases (and ibis, DuckDB, ...) when it runs, so that `--help` starts fast
+(tests/cli/test_cli_start.py holds it).
+"""
 
 from __future__ import annotations
 
@@ -25,7 +30,6 @@ from segmentum.cli import (
     workspace_commands,
 )
 from segmentum.cli.context import CliState
-from segmentum.service.errors import user_errors
 
 app = typer.Typer(
     name="segmentum",
@@ -89,7 +93,13 @@ def main() -> None:
     """
     try:
         app()
-    except user_errors() as error:
+    except Exception as error:
+        # Resolved only once something failed: the error classes live with the engine and the
+        # store, which `--help` does not load.
+        from segmentum.service.errors import user_errors
+
+        if not isinstance(error, user_errors()):
+            raise
         message = " ".join(str(error).split())
         sys.stderr.write(f"error: {message}\n")
         sys.exit(1)

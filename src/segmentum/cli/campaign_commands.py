@@ -1,4 +1,7 @@
-"""`segmentum campaigns ...` and `segmentum worker`."""
+"""`segmentum campaigns ...` and `segmentum worker`.
+
+The use cases are imported inside the commands, so that `--help` starts fast.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +13,6 @@ import typer
 
 from segmentum.cli.context import workspace
 from segmentum.cli.output import OutputFormat, emit, emit_document, err_console
-from segmentum.service import campaigns as service
 
 app = typer.Typer(help="Per-segment campaigns: create, preview, dry-run, send, follow.")
 
@@ -31,6 +33,8 @@ def create(
     file: Path = FileOption,
 ) -> None:
     """Create a draft campaign from a YAML file (its segments and template fields are checked)."""
+    from segmentum.service import campaigns as service
+
     stored = service.create_campaign(workspace(ctx), service.load_campaign_file(file))
     err_console.print(f"created campaign {stored.campaign_id} ({stored.state})")
 
@@ -38,6 +42,8 @@ def create(
 @app.command("list")
 def list_(ctx: typer.Context, output: OutputFormat = FormatOption) -> None:
     """Every campaign with its channel, state and schedule."""
+    from segmentum.service import campaigns as service
+
     rows = service.list_campaigns(workspace(ctx))
     columns = ("campaign", "channel", "state", "segments", "schedule", "occurrences",
                "next_run_at", "updated_at")  # fmt: skip
@@ -52,6 +58,8 @@ def preview(
     output: OutputFormat = FormatOption,
 ) -> None:
     """Render sample recipients of each variant (and the generic share); nothing is sent."""
+    from segmentum.service import campaigns as service
+
     rows = service.preview(workspace(ctx), campaign_id, sample)
     emit(rows, PREVIEW_COLUMNS, output)
 
@@ -64,6 +72,8 @@ def dry_run(
 ) -> None:
     """Counts per segment and variant, held out, skipped by reason, SMS segments and cost,
     without sending or storing anything."""
+    from segmentum.service import campaigns as service
+
     emit(service.dry_run(workspace(ctx), campaign_id), SUMMARY_COLUMNS, output)
 
 
@@ -71,6 +81,8 @@ def dry_run(
 def send(ctx: typer.Context, campaign_id: str = typer.Argument(help="The campaign's name")) -> None:
     """Start a draft: a `now` campaign snapshots its audience and queues its messages at once
     (`segmentum worker` delivers them); a scheduled one waits for the worker."""
+    from segmentum.service import campaigns as service
+
     result = service.send(workspace(ctx), campaign_id)
     if result["state"] == "sending":
         queued = sum(int(row["queued"]) for row in result["summary"])
@@ -87,6 +99,8 @@ def pause(
     ctx: typer.Context, campaign_id: str = typer.Argument(help="The campaign's name")
 ) -> None:
     """Stop delivering (queued messages wait); `resume` continues with the same ledger."""
+    from segmentum.service import campaigns as service
+
     err_console.print(f"campaign {campaign_id}: {service.pause(workspace(ctx), campaign_id)}")
 
 
@@ -95,6 +109,8 @@ def resume(
     ctx: typer.Context, campaign_id: str = typer.Argument(help="The campaign's name")
 ) -> None:
     """Continue a paused campaign."""
+    from segmentum.service import campaigns as service
+
     err_console.print(f"campaign {campaign_id}: {service.resume(workspace(ctx), campaign_id)}")
 
 
@@ -103,6 +119,8 @@ def cancel(
     ctx: typer.Context, campaign_id: str = typer.Argument(help="The campaign's name")
 ) -> None:
     """Cancel: queued messages are skipped (reason cancelled)."""
+    from segmentum.service import campaigns as service
+
     err_console.print(f"campaign {campaign_id}: {service.cancel(workspace(ctx), campaign_id)}")
 
 
@@ -113,6 +131,8 @@ def status(
     output: OutputFormat = FormatOption,
 ) -> None:
     """The campaign's state and its ledger counts by occurrence, status and reason."""
+    from segmentum.service import campaigns as service
+
     document = service.status(workspace(ctx), campaign_id)
     if output is OutputFormat.json:
         emit_document(document, output)
@@ -132,6 +152,8 @@ def send_test(
     output: OutputFormat = FormatOption,
 ) -> None:
     """Send each variant to the workspace's seed list (settings.seed_list), not to customers."""
+    from segmentum.service import campaigns as service
+
     rows = service.send_test(workspace(ctx), campaign_id)
     emit(rows, ("segment", "variant", "recipient", "status", "reason"), output)
 
@@ -146,6 +168,8 @@ def worker(
     poll: float = typer.Option(1.0, "--poll", min=0.01, help="Seconds between idle polls."),
 ) -> None:
     """Run scheduled and recurring sends and deliver due messages through the ledger."""
+    from segmentum.service import campaigns as service
+
     stop: dict[str, Any] = {"flag": False}
 
     def _stop(signum: int, frame: Any) -> None:

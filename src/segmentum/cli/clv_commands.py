@@ -1,4 +1,8 @@
-"""`segmentum clv`: BTYD summary, model fit, per-customer predictions and the holdout check."""
+"""`segmentum clv`: BTYD summary, model fit, per-customer predictions and the holdout check.
+
+The use cases are imported inside the commands, so that `--help` starts fast; the defaults
+the help shows are therefore copies of the service's (tests/cli/test_cli_start.py checks them).
+"""
 
 from __future__ import annotations
 
@@ -9,21 +13,23 @@ import typer
 from segmentum.cli.context import workspace
 from segmentum.cli.options import AsOfOption, FormatOption, parse_day
 from segmentum.cli.output import OutputFormat, emit, emit_batches, emit_document, err_console
-from segmentum.service import clv as service
 
 app = typer.Typer(
     help="Customer lifetime value: BTYD summary, BG/NBD + Gamma-Gamma fit, predictions.",
     invoke_without_command=True,
 )
 
+#: segmentum.service.clv's defaults.
+DEFAULT_PERIOD = "D"
+DEFAULT_HORIZON_DAYS = 365
+DEFAULT_DISCOUNT_RATE = 0.10
+
 PeriodOption = typer.Option(
-    service.DEFAULT_PERIOD, "--period", help="Time unit of the models: D (days) or W (weeks)."
+    DEFAULT_PERIOD, "--period", help="Time unit of the models: D (days) or W (weeks)."
 )
-HorizonOption = typer.Option(
-    service.DEFAULT_HORIZON_DAYS, "--horizon", help="Prediction horizon in days."
-)
+HorizonOption = typer.Option(DEFAULT_HORIZON_DAYS, "--horizon", help="Prediction horizon in days.")
 DiscountOption = typer.Option(
-    service.DEFAULT_DISCOUNT_RATE,
+    DEFAULT_DISCOUNT_RATE,
     "--discount-rate",
     help="Annual discount rate for CLV (0.1 = 10 % a year).",
 )
@@ -41,6 +47,8 @@ def predictions(
     latest fit; the predictions are stored for predictive segment metrics."""
     if ctx.invoked_subcommand is not None:
         return
+    from segmentum.service import clv as service
+
     ws = workspace(ctx)
     table, stored = service.predict(ws, horizon, discount_rate)
     err_console.print(
@@ -60,6 +68,8 @@ def summary(
 ) -> None:
     """Per customer: frequency (repeat periods), recency and T (in periods), monetary (mean
     per-period spend after the first period), as lifetimes' summary_data_from_transaction_data."""
+    from segmentum.service import clv as service
+
     ws = workspace(ctx)
     table, _ = service.summary_table(ws, parse_day(as_of), period)
     batches = (b.to_pylist() for b in table.to_pyarrow_batches(chunk_size=ROWS))
@@ -90,6 +100,8 @@ def fit(
 ) -> None:
     """Fit BG/NBD and Gamma-Gamma by maximum likelihood, store and print the parameters with
     standard errors and log-likelihoods."""
+    from segmentum.service import clv as service
+
     ws = workspace(ctx)
     document = service.fit(ws, parse_day(as_of), period)
     if output is OutputFormat.json:
@@ -109,6 +121,8 @@ def refresh(
     output: OutputFormat = FormatOption,
 ) -> None:
     """Fit, store the model and store fresh predictions (run it on a schedule)."""
+    from segmentum.service import clv as service
+
     ws = workspace(ctx)
     emit_document(service.refresh(ws, parse_day(as_of), period, horizon, discount_rate), output)
 
@@ -130,6 +144,8 @@ def validate(
 ) -> None:
     """Fit on the calibration period, then compare predicted with actual purchases in the
     holdout period per calibration frequency group."""
+    from segmentum.service import clv as service
+
     ws = workspace(ctx)
     end = parse_day(calibration_end)
     assert end is not None

@@ -1,12 +1,18 @@
-"""What every command shares: where the workspace lives, opened lazily once."""
+"""What every command shares: where the workspace lives, opened lazily once.
+
+The workspace (and with it the engine: ibis, DuckDB) is imported only when a command opens
+it, so that ``--help`` starts fast.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import typer
 
-from segmentum.service.workspace import Workspace
+if TYPE_CHECKING:
+    from segmentum.service.workspace import Workspace
 
 
 @dataclass
@@ -17,6 +23,8 @@ class CliState:
 
     def workspace(self) -> Workspace:
         if self._workspace is None:
+            from segmentum.service.workspace import Workspace
+
             self._workspace = Workspace.open(self.db, self.app_db)
         return self._workspace
 

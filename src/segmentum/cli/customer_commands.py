@@ -1,4 +1,7 @@
-"""`segmentum customers show ID` (profile and timeline) and `segmentum stats` (table sizes)."""
+"""`segmentum customers show ID` (profile and timeline) and `segmentum stats` (table sizes).
+
+The use cases are imported inside the commands, so that `--help` starts fast.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +15,6 @@ from rich.table import Table
 
 from segmentum.cli.context import workspace
 from segmentum.cli.output import OutputFormat, _cell, _plain, emit
-from segmentum.service.customers import DEFAULT_TIMELINE_LIMIT, show_customer, table_stats
 
 app = typer.Typer(help="Look at customers: profile, subscriptions and timeline.")
 
@@ -24,6 +26,8 @@ ShowFormatOption = typer.Option(
     help="table (profile, subscriptions, timeline), json (one object) or csv (timeline).",
 )
 TIMELINE_COLUMNS = ("at", "kind", "id", "details", "amount")
+#: segmentum.service.customers' default, here for the help (tests/cli/test_cli_start.py checks it).
+DEFAULT_TIMELINE_LIMIT = 50
 
 
 def _details(entry: dict[str, Any]) -> tuple[str, str, str]:
@@ -72,6 +76,8 @@ def show(
 ) -> None:
     """Print a customer's profile, subscriptions and timeline (orders with items, returns and
     events, newest first)."""
+    from segmentum.service.customers import show_customer
+
     document = show_customer(workspace(ctx), customer_id, limit)
     if output is OutputFormat.json:
         sys.stdout.write(json.dumps(_plain(document), ensure_ascii=False) + "\n")
@@ -105,6 +111,8 @@ def show(
 
 def stats(ctx: typer.Context, output: OutputFormat = FormatOption) -> None:
     """Print every table's row count and the date range of its time column."""
+    from segmentum.service.customers import table_stats
+
     emit(
         table_stats(workspace(ctx)),
         ("table", "rows", "time_column", "first", "last"),

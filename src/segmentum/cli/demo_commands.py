@@ -1,11 +1,15 @@
-"""`segmentum demo` (load the demo shop) and `segmentum demo generate` (benchmark files)."""
+"""`segmentum demo` (load the demo shop) and `segmentum demo generate` (benchmark files).
+
+The use cases are imported inside the commands, so that `--help` starts fast; the defaults
+the help shows are therefore copies of the service's (tests/cli/test_cli_start.py checks them).
+"""
 
 from __future__ import annotations
 
 import time
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.console import Console
@@ -14,15 +18,9 @@ from rich.table import Table
 from segmentum.cli.context import CliState, workspace
 from segmentum.cli.output import OutputFormat, emit_document, err_console
 from segmentum.cli.serve_commands import run_server
-from segmentum.service.demo import (
-    DEFAULT_CUSTOMERS,
-    DEFAULT_SEED,
-    DemoCampaignResult,
-    generate_files,
-    load_demo,
-    run_demo_campaign,
-    shop_config,
-)
+
+if TYPE_CHECKING:
+    from segmentum.service.demo import DemoCampaignResult
 
 app = typer.Typer(
     help=(
@@ -31,6 +29,10 @@ app = typer.Typer(
     ),
     invoke_without_command=True,
 )
+
+#: segmentum.service.demo's defaults.
+DEFAULT_CUSTOMERS = 50_000
+DEFAULT_SEED = 42
 
 EndOption = typer.Option(
     None,
@@ -79,6 +81,8 @@ def demo(
     install the segment library and send a segmented SMS campaign to the file outbox."""
     if ctx.invoked_subcommand is not None:
         return
+    from segmentum.service.demo import load_demo, run_demo_campaign, shop_config
+
     config = shop_config(customers=customers, orders=orders, end=_day(end), seed=seed)
     ws = workspace(ctx)
     with err_console.status("generating the demo shop") as status:
@@ -200,6 +204,8 @@ def generate(
     seed: int = SeedOption,
 ) -> None:
     """Write benchmark data as Parquet files per table, without loading anything."""
+    from segmentum.service.demo import generate_files, shop_config
+
     config = shop_config(customers=customers, orders=orders, end=_day(end), seed=seed)
     started = time.perf_counter()
     with err_console.status("generating") as status:

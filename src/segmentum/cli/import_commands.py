@@ -1,27 +1,23 @@
-"""`segmentum import TABLE FILE`: load customers, products, orders... from CSV/Parquet/JSONL."""
+"""`segmentum import TABLE FILE`: load customers, products, orders... from CSV/Parquet/JSONL.
+
+The importers are imported inside the command, so that `--help` starts fast.
+"""
 
 from __future__ import annotations
 
 from decimal import Decimal
 from enum import StrEnum
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from segmentum.cli.context import workspace
 from segmentum.cli.output import OutputFormat, emit_document, err_console
-from segmentum.service.errors import ServiceError
-from segmentum.service.imports import (
-    ImportOptions,
-    ImportSummary,
-    import_file,
-    load_mapping_file,
-    load_rates,
-    parse_map_options,
-    save_mapping_file,
-)
+
+if TYPE_CHECKING:
+    from segmentum.service.imports import ImportSummary
 
 app = typer.Typer(
     help=(
@@ -67,6 +63,16 @@ def _run(
     file_format: FileFormat | None,
     output: OutputFormat,
 ) -> None:
+    from segmentum.service.errors import ServiceError
+    from segmentum.service.imports import (
+        ImportOptions,
+        import_file,
+        load_mapping_file,
+        load_rates,
+        parse_map_options,
+        save_mapping_file,
+    )
+
     settings: dict[str, str | None] = {
         "date_format": date_format,
         "default_region": default_region,

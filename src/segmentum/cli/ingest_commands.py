@@ -1,4 +1,7 @@
-"""`segmentum ingest [FILE|-]`: Segment-style messages as JSON lines, as the intake takes them."""
+"""`segmentum ingest [FILE|-]`: Segment-style messages as JSON lines, as the intake takes them.
+
+The intake is imported inside the command, so that `--help` starts fast.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +13,10 @@ import typer
 from segmentum.cli.context import workspace
 from segmentum.cli.options import FormatOption
 from segmentum.cli.output import OutputFormat, emit_document, err_console
-from segmentum.service.intake import MAX_BATCH_MESSAGES, check_encoding, ingest_lines
+
+#: The intake's batch limit (segmentum.service.intake), here for the help
+#: (tests/cli/test_cli_start.py checks it).
+MAX_BATCH_MESSAGES = 2500
 
 
 def ingest(
@@ -32,6 +38,8 @@ def ingest(
     (messageId) and quarantine as POST /v1/batch. A message's receivedAt, when present, is its
     receipt for the clock-skew correction. A file that is not valid in --encoding stops before
     anything is ingested (stdin: at the first bad line, after the lines before it)."""
+    from segmentum.service.intake import check_encoding, ingest_lines
+
     ws = workspace(ctx)
     if file == "-":
         summary = ingest_lines(ws, sys.stdin.buffer, source="stdin", chunk=chunk,

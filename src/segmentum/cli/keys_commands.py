@@ -1,4 +1,7 @@
-"""`segmentum keys create|list|revoke`: API keys (stored only as hashes)."""
+"""`segmentum keys create|list|revoke`: API keys (stored only as hashes).
+
+The use cases are imported inside the commands, so that `--help` starts fast.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +13,6 @@ import typer
 from segmentum.cli.context import workspace
 from segmentum.cli.options import FormatOption
 from segmentum.cli.output import OutputFormat, emit, err_console
-from segmentum.service import keys
 
 app = typer.Typer(
     help=(
@@ -38,6 +40,8 @@ def create(
     name: str | None = typer.Option(None, "--name", help="A label to recognise the key by."),
 ) -> None:
     """Create a key and print it once on stdout (its id and scope go to stderr)."""
+    from segmentum.service import keys
+
     created = keys.create_key(workspace(ctx), scope.value, name)
     err_console.print(
         f"created {created.scope} key {created.key_id}"
@@ -50,6 +54,8 @@ def create(
 @app.command("list")
 def list_keys(ctx: typer.Context, output: OutputFormat = FormatOption) -> None:
     """Every key's id, name, scope, creation and revocation (never the key or its hash)."""
+    from segmentum.service import keys
+
     rows = keys.list_keys(workspace(ctx))
     emit(rows, ("key_id", "name", "scope", "created_at", "revoked_at"), output, "API keys")
 
@@ -57,5 +63,7 @@ def list_keys(ctx: typer.Context, output: OutputFormat = FormatOption) -> None:
 @app.command("revoke")
 def revoke(ctx: typer.Context, key_id: str = typer.Argument(..., help="The key's id.")) -> None:
     """Revoke a key: it answers 401 from then on (a running server notices within seconds)."""
+    from segmentum.service import keys
+
     keys.revoke_key(workspace(ctx), key_id)
     err_console.print(f"revoked key {key_id}")

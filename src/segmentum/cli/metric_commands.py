@@ -1,4 +1,7 @@
-"""`segmentum lifecycle` and `segmentum rfm`: activity stages and RFM scores."""
+"""`segmentum lifecycle` and `segmentum rfm`: activity stages and RFM scores.
+
+The use cases are imported inside the commands, so that `--help` starts fast.
+"""
 
 from __future__ import annotations
 
@@ -7,10 +10,8 @@ import typer
 from segmentum.cli.context import workspace
 from segmentum.cli.options import AsOfOption, FormatOption, parse_day
 from segmentum.cli.output import OutputFormat, emit, emit_batches
-from segmentum.service import metrics
 
 LIFECYCLE_COLUMNS = ("customer_id", "stage", "days_since_last_purchase")
-RFM_COLUMNS = metrics.RFM_COLUMNS
 
 
 def lifecycle(
@@ -20,6 +21,8 @@ def lifecycle(
     output: OutputFormat = FormatOption,
 ) -> None:
     """Customers per lifecycle stage (zero, active, returned, pre_churn, churn, gone)."""
+    from segmentum.service import metrics
+
     ws = workspace(ctx)
     if customers:
         table, _ = metrics.lifecycle_table(ws, parse_day(as_of))
@@ -40,12 +43,14 @@ def rfm(
     output: OutputFormat = FormatOption,
 ) -> None:
     """RFM: the R×F grid with customers and revenue share, and customers per group."""
+    from segmentum.service import metrics
+
     ws = workspace(ctx)
     if customers:
         table, _ = metrics.rfm_table(ws, parse_day(as_of), preset)
         table = table.order_by("customer_id")
         batches = (b.to_pylist() for b in table.to_pyarrow_batches(chunk_size=50_000))
-        emit_batches(batches, RFM_COLUMNS, output)
+        emit_batches(batches, metrics.RFM_COLUMNS, output)
         return
     grid, groups = metrics.rfm_summary(ws, parse_day(as_of), preset)
     if output is OutputFormat.table:

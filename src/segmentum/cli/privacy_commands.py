@@ -1,4 +1,7 @@
-"""GDPR commands on customers: `customers forget ID` and `customers export ID`."""
+"""GDPR commands on customers: `customers forget ID` and `customers export ID`.
+
+The use cases are imported inside the commands, so that `--help` starts fast.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +13,6 @@ import typer
 
 from segmentum.cli.context import workspace
 from segmentum.cli.output import _plain, err_console
-from segmentum.service.consent import export_customer, forget_customer
 
 OutputOption = typer.Option(None, "--output", "-o", help="File (default stdout).")
 
@@ -21,6 +23,8 @@ def forget(
     yes: bool = typer.Option(False, "--yes", help="Do not ask for confirmation."),
 ) -> None:
     """Erase a customer's personal data everywhere (hashed suppression entries stay)."""
+    from segmentum.service.consent import forget_customer
+
     if not yes:
         typer.confirm(f"erase customer {customer_id} for good?", abort=True)
     result = forget_customer(workspace(ctx), customer_id)
@@ -38,6 +42,8 @@ def export(
     output: Path | None = OutputOption,
 ) -> None:
     """Write everything held about a customer as JSON."""
+    from segmentum.service.consent import export_customer
+
     document = json.dumps(_plain(export_customer(workspace(ctx), customer_id)),
                           ensure_ascii=False, indent=2, default=str)  # fmt: skip
     if output is None:

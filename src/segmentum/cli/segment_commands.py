@@ -1,23 +1,26 @@
-"""`segmentum segments ...`: define, check, preview and inspect segments."""
+"""`segmentum segments ...`: define, check, preview and inspect segments.
+
+The use cases (and pyarrow) are imported inside the commands, so that `--help` starts fast.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pyarrow as pa
 import typer
 
 from segmentum.cli.context import workspace
 from segmentum.cli.options import AsOfOption, FormatOption, parse_day
 from segmentum.cli.output import OutputFormat, emit, emit_batches, emit_document, err_console
-from segmentum.service import library, membership
-from segmentum.service import segments as service
-from segmentum.service.errors import ServiceError
-from segmentum.service.segments import DefinitionSource, InvalidDefinitionError
-from segmentum.service.workspace import Workspace
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+    from segmentum.service.segments import DefinitionSource
+    from segmentum.service.workspace import Workspace
 
 app = typer.Typer(help="Define segments and look at who is in them.", no_args_is_help=True)
 
@@ -31,6 +34,8 @@ BATCH_ROWS = 50_000
 
 
 def _source(where: str | None, file: Path | None) -> DefinitionSource:
+    from segmentum.service.segments import DefinitionSource
+
     if (where is None) == (file is None):
         raise typer.BadParameter("give exactly one of --where TEXT or --file FILE")
     return DefinitionSource(text=where, file=file)
@@ -49,6 +54,8 @@ def create(
     description: str | None = typer.Option(None, "--description", help="What it is for."),
 ) -> None:
     """Save a segment (a changed definition gets a new version)."""
+    from segmentum.service import segments as service
+
     stored = service.create_segment(workspace(ctx), name, _source(where, file), description)
     err_console.print(f"segment {stored.name} saved (version {stored.version})")
 
@@ -61,6 +68,9 @@ def validate(
     output: OutputFormat = FormatOption,
 ) -> None:
     """Check a definition; lists every problem with its code and path, exit 1 if any."""
+    from segmentum.service import segments as service
+    from segmentum.service.segments import InvalidDefinitionError
+
     try:
         service.validate_definition(workspace(ctx), _source(where, file))
     except InvalidDefinitionError as invalid:
@@ -83,6 +93,8 @@ def preview(
     output: OutputFormat = FormatOption,
 ) -> None:
     """Count and sample the members of a definition without saving it."""
+    from segmentum.service import segments as service
+
     result = service.preview(workspace(ctx), _source(where, file), parse_day(as_of), sample)
     emit_document(
         {
@@ -100,6 +112,8 @@ def list_(
     ctx: typer.Context, as_of: str | None = AsOfOption, output: OutputFormat = FormatOption
 ) -> None:
     """Every segment with its size (all evaluated in one pass) and its sentence."""
+    from segmentum.service import segments as service
+
     rows = service.list_segments(workspace(ctx), parse_day(as_of))
     emit(rows, ("name", "version", "size", "sentence"), output)
 
@@ -107,6 +121,8 @@ def list_(
 @app.command("show")
 def show(ctx: typer.Context, name: str = NameArgument, output: OutputFormat = FormatOption) -> None:
     """A segment's definition, text form and sentence."""
+    from segmentum.service import segments as service
+
     emit_document(service.show_segment(workspace(ctx), name), output)
 
 
@@ -132,6 +148,8 @@ def members(
     if at is not None:
         _members_at(workspace(ctx), name, at, as_of, chosen, output)
         return
+    from segmentum.service import segments as service
+
     table = service.members(workspace(ctx), name, parse_day(as_of), chosen)
     names = ("customer_id", *chosen)
     _emit_members(table.to_pyarrow_batches(chunk_size=BATCH_ROWS), names, output)
@@ -146,6 +164,11 @@ def _members_at(
     output: OutputFormat,
 ) -> None:
     """``members --at DAY``: the ids the membership log holds at the end of ``DAY``."""
+    import pyarrow as pa
+
+    from segmentum.service import membership
+    from segmentum.service.errors import ServiceError
+
     if as_of is not None:
         raise ServiceError(
             "give --at DAY (members from the log) or --as-of DAY (evaluated now), not both"
@@ -166,6 +189,8 @@ def _members_at(
 def _note_empty_log(ws: Workspace, name: str, day: date) -> None:
     """Say on stderr when the segment's log has no entry at or before the end of ``day``: the
     empty list may then mean "not refreshed by then" rather than "no members"."""
+    from segmentum.service import membership
+
     why = membership.empty_log_reason(ws, name, day)
     if why is None:
         return
@@ -206,6 +231,10 @@ def _emit_members(
 
 def _neutralised(batches: Iterable[pa.RecordBatch]) -> Iterator[Sequence[Mapping[str, Any]]]:
     """Each batch's rows with formula-like text cells neutralised by the service's rule."""
+    import pyarrow as pa
+
+    from segmentum.service import membership
+
     for batch in batches:
         table = membership.neutralise_formulas(pa.Table.from_batches([batch]))
         yield table.to_pylist()
@@ -220,6 +249,8 @@ def explain(
     output: OutputFormat = FormatOption,
 ) -> None:
     """Each condition's value for one customer: why they are (not) in the segment."""
+    from segmentum.service import segments as service
+
     rows = service.explain(workspace(ctx), name, customer, parse_day(as_of))
     emit(rows, ("condition", "value"), output)
 
@@ -233,6 +264,8 @@ def sql(
 ) -> None:
     """Print the SQL the segment compiles to (values appear as escaped literals), as of now
     or the end of --as-of in the workspace timezone."""
+    from segmentum.service import segments as service
+
     if dialect not in ("duckdb", "postgres", "pyspark"):
         raise typer.BadParameter("dialect must be duckdb, postgres or pyspark")
     typer.echo(service.segment_sql(workspace(ctx), name, dialect, parse_day(as_of)))
@@ -241,6 +274,8 @@ def sql(
 @app.command("delete")
 def delete(ctx: typer.Context, name: str = NameArgument) -> None:
     """Remove a segment definition."""
+    from segmentum.service import segments as service
+
     service.delete_segment(workspace(ctx), name)
     err_console.print(f"segment {name} deleted")
 
@@ -252,6 +287,8 @@ def upload_list(
     file: Path = typer.Argument(help="CSV or text file: one customer_id per line."),
 ) -> None:
     """Upload a static list of customers (replaces the list of that name)."""
+    from segmentum.service import segments as service
+
     stored = service.upload_manual_list(workspace(ctx), list_name, file)
     noun = "customer" if stored.customers == 1 else "customers"
     err_console.print(f"list {list_name}: {stored.customers} {noun}", markup=False)
@@ -270,6 +307,8 @@ def refresh(
     ctx: typer.Context, as_of: str | None = AsOfOption, output: OutputFormat = FormatOption
 ) -> None:
     """Evaluate every segment in one pass; store members and log who entered and exited."""
+    from segmentum.service import membership
+
     rows = membership.refresh_segments(workspace(ctx), parse_day(as_of))
     emit(rows, ("segment", "version", "size", "entered", "exited"), output)
 
@@ -279,6 +318,8 @@ def history(
     ctx: typer.Context, name: str = NameArgument, output: OutputFormat = FormatOption
 ) -> None:
     """Size over time from the membership log."""
+    from segmentum.service import membership
+
     rows = membership.segment_history(workspace(ctx), name)
     emit(rows, ("effective_at", "version", "size", "entered", "exited"), output)
 
@@ -292,6 +333,8 @@ def export(
     as_of: str | None = AsOfOption,
 ) -> None:
     """Write the members with chosen columns; CSV cells that look like formulas are neutralised."""
+    from segmentum.service import membership
+
     chosen = tuple(c.strip() for c in columns.split(",") if c.strip())
     count = membership.export_members(workspace(ctx), name, file, chosen, parse_day(as_of))
     err_console.print(f"{count} members written to {file}")
@@ -300,5 +343,7 @@ def export(
 @app.command("install-library")
 def install_library(ctx: typer.Context, output: OutputFormat = FormatOption) -> None:
     """Add the ready-made segments (lifecycle stages, RFM groups, abandoned cart, ...)."""
+    from segmentum.service import library
+
     rows = library.install_library(workspace(ctx))
     emit(rows, ("name", "status", "detail"), output)

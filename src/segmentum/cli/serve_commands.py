@@ -1,4 +1,8 @@
-"""`segmentum serve`: the HTTP server (webhooks, campaign status) with the worker embedded."""
+"""`segmentum serve`: the HTTP server (webhooks, campaign status) with the worker embedded.
+
+uvicorn and the server settings are imported when the server starts, so that `--help` starts
+fast.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +12,6 @@ import typer
 
 from segmentum.cli.context import CliState
 from segmentum.cli.output import err_console
-from segmentum.service.server import ServerSettings
 
 #: The app factory, by import string (the CLI does not import the HTTP interface).
 APP_FACTORY = "segmentum.api.app:create_app"
@@ -36,6 +39,7 @@ def run_server(state: CliState, host: str, port: int, worker: bool, poll: float 
     import uvicorn
 
     from segmentum.service.realtime import server_checkpoint_threshold
+    from segmentum.service.server import ServerSettings
 
     server_checkpoint_threshold()  # a bad setting is a one-line error, not a failed start-up
     state.close()

@@ -1,4 +1,7 @@
-"""`segmentum sms`: SMS encoding and segment counting."""
+"""`segmentum sms`: SMS encoding and segment counting.
+
+The use cases are imported inside the commands, so that `--help` starts fast.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +9,6 @@ import typer
 
 from segmentum.cli.options import FormatOption
 from segmentum.cli.output import OutputFormat, emit_document, err_console
-from segmentum.service import sms
 
 app = typer.Typer(help="SMS encoding and segments (3GPP TS 23.038).", no_args_is_help=True)
 
@@ -31,6 +33,8 @@ def count(
     One segment holds 160 (GSM-7) or 70 (UCS-2) units; longer texts go in parts of 153 or 67.
     The empty text counts as 1 segment.
     """
+    from segmentum.service import sms
+
     if text == "-":
         text = typer.get_text_stream("stdin").read().removesuffix("\n")
     result = sms.count_text(text, transliterate=gsm7)

@@ -1,4 +1,7 @@
-"""`segmentum users create|list|disable`: web users of `segmentum serve` and their roles."""
+"""`segmentum users create|list|disable`: web users of `segmentum serve` and their roles.
+
+The use cases are imported inside the commands, so that `--help` starts fast.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +12,6 @@ import typer
 from segmentum.cli.context import workspace
 from segmentum.cli.options import FormatOption
 from segmentum.cli.output import OutputFormat, emit, err_console
-from segmentum.service import audit, users
 
 app = typer.Typer(help="Web users (roles viewer, marketer, admin).", no_args_is_help=True)
 COLUMNS = ("username", "role", "disabled", "created_at", "last_login_at")
@@ -23,6 +25,8 @@ def create(
     role: str = typer.Option("viewer", "--role", help="viewer, marketer or admin"),
 ) -> None:
     """Create a web user; the password is asked for (or read from SEGMENTUM_PASSWORD)."""
+    from segmentum.service import audit, users
+
     password = os.environ.get(PASSWORD_ENV) or typer.prompt(
         "password", hide_input=True, confirmation_prompt=True
     )
@@ -35,12 +39,16 @@ def create(
 @app.command("list")
 def list_users(ctx: typer.Context, output: OutputFormat = FormatOption) -> None:
     """Every web user with role, state and last login."""
+    from segmentum.service import users
+
     emit(users.list_users(workspace(ctx)), COLUMNS, output, title="Users")
 
 
 @app.command("disable")
 def disable(ctx: typer.Context, username: str = typer.Argument(help="The user to disable")) -> None:
     """Disable a user: they cannot log in and their sessions end at once."""
+    from segmentum.service import audit, users
+
     ws = workspace(ctx)
     users.disable_user(ws, username)
     audit.record(ws, "cli", "disable", "user", username)

@@ -1,18 +1,17 @@
 """`segmentum workspace show|set|import|check|prepare-realtime`: workspace settings, the
-warehouse mapping, and the storage layout for real-time micro-batches."""
+warehouse mapping, and the storage layout for real-time micro-batches.
+
+The use cases are imported inside the commands, so that `--help` starts fast.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import typer
-import yaml
 
 from segmentum.cli.context import workspace
 from segmentum.cli.output import OutputFormat, emit, emit_document, err_console
-from segmentum.service.lookup_layout import prepare as prepare_lookup_layout
-from segmentum.service.settings import import_settings, set_setting, show_settings
-from segmentum.service.warehouse import check_workspace
 
 app = typer.Typer(help="Show and change workspace settings (timezone, currency, attributes...).")
 
@@ -22,6 +21,10 @@ FormatOption = typer.Option(OutputFormat.table, "--format", "-f", help="table, c
 @app.command("show")
 def show(ctx: typer.Context, output: OutputFormat = FormatOption) -> None:
     """Print every setting with its current value (defaults included)."""
+    import yaml
+
+    from segmentum.service.settings import show_settings
+
     settings = show_settings(workspace(ctx))
     if output is OutputFormat.table:
         typer.echo(yaml.safe_dump(settings, allow_unicode=True, sort_keys=False), nl=False)
@@ -36,6 +39,8 @@ def set_(
     value: str = typer.Argument(help="JSON value, or a plain string"),
 ) -> None:
     """Change one setting, e.g. `segmentum workspace set timezone Europe/Prague`."""
+    from segmentum.service.settings import set_setting
+
     set_setting(workspace(ctx), key, value)
     err_console.print(f"{key} set")
 
@@ -46,6 +51,8 @@ def import_(
     file: Path = typer.Argument(help="YAML file; its top-level keys replace current values"),
 ) -> None:
     """Load settings from a YAML file (custom attributes, event types, thresholds...)."""
+    from segmentum.service.settings import import_settings
+
     import_settings(workspace(ctx), file)
     err_console.print(f"settings imported from {file}")
 
@@ -59,6 +66,8 @@ def check(
     ),
 ) -> None:
     """Check the warehouse mapping against the live schema; exit 1 listing every problem."""
+    from segmentum.service.warehouse import check_workspace
+
     report = check_workspace(workspace(ctx), data=not schema_only)
     if output is OutputFormat.json:
         emit_document(report.as_dict(), output)
@@ -90,6 +99,8 @@ def prepare_realtime(ctx: typer.Context, output: OutputFormat = FormatOption) ->
     events, 10M orders and 17M order items). Order items also get their order's customer
     (column rt_customer_id, kept by the intake and repaired when the server starts). See
     docs/realtime.md."""
+    from segmentum.service.lookup_layout import prepare as prepare_lookup_layout
+
     with err_console.status("rewriting") as status:
         report = prepare_lookup_layout(
             workspace(ctx), progress=lambda table: status.update(f"rewriting {table}")

@@ -8,7 +8,6 @@ several workers never claim the same row; on DuckDB one process holds the file.
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -17,7 +16,7 @@ from typing import Any
 import pyarrow as pa
 
 from segmentum.engine.connection import EngineKind
-from segmentum.store.database import AppStore, StoreError
+from segmentum.store.database import AppStore, StoreError, arrow_views
 
 LEDGER_COLUMNS: tuple[str, ...] = (
     "message_key", "source", "campaign_id", "occurrence", "customer_id", "channel", "segment",
@@ -31,7 +30,6 @@ AUDIENCE_COLUMNS: tuple[str, ...] = (
 )  # fmt: skip
 #: Statuses that count towards frequency caps (a message that is or will be on its way).
 CAPPED_STATUSES = ("queued", "sending", "sent", "delivered")
-_counter = itertools.count()
 
 
 def naive(instant: datetime) -> datetime:
@@ -147,12 +145,8 @@ def insert_arrow(store: AppStore, table: str, data: pa.Table, columns: Sequence[
         return 0
     names = ", ".join(columns)
     if store.kind is EngineKind.DUCKDB:
-        view = f"arrow_load_{next(_counter)}"
-        store.connection.register(view, data.select(list(columns)))
-        try:
-            store.execute(f"INSERT INTO {table} ({names}) SELECT {names} FROM {view}")
-        finally:
-            store.connection.unregister(view)
+        with arrow_views(store, load=data.select(list(columns))) as view:
+            store.execute(f"INSERT INTO {table} ({names}) SELECT {names} FROM {view['load']}")
         return int(data.num_rows)
     copy_sql = f"COPY {table} ({names}) FROM STDIN"
     with store.connection.cursor() as cursor, cursor.copy(copy_sql) as copy:
@@ -247,16 +241,12 @@ def _claim_duckdb(
         ).fetch_arrow_table()
         if claimed.num_rows == 0:
             return []
-        view = f"claimed_{next(_counter)}"
-        store.connection.register(view, claimed.select(["message_key"]))
-        try:
+        with arrow_views(store, claimed=claimed.select(["message_key"])) as view:
             store.execute(
                 f"UPDATE send_ledger SET status = 'sending', claimed_by = ?, claimed_at = ? "
-                f"FROM {view} c WHERE send_ledger.message_key = c.message_key",
+                f"FROM {view['claimed']} c WHERE send_ledger.message_key = c.message_key",
                 (worker_id, now),
             )
-        finally:
-            store.connection.unregister(view)
     rows: list[dict[str, Any]] = claimed.to_pylist()
     return rows
 
@@ -283,15 +273,11 @@ def record_results(store: AppStore, results: pa.Table) -> None:
         "updated_at = r.updated_at, claimed_by = NULL"
     )
     if store.kind is EngineKind.DUCKDB:
-        view = f"ledger_results_{next(_counter)}"
-        store.connection.register(view, results)
-        try:
+        with arrow_views(store, results=results) as view:
             store.execute(
-                f"UPDATE send_ledger SET {assignments} FROM {view} r "
+                f"UPDATE send_ledger SET {assignments} FROM {view['results']} r "
                 "WHERE send_ledger.message_key = r.message_key"
             )
-        finally:
-            store.connection.unregister(view)
         return
     with store.transaction():
         store.execute(

@@ -3,14 +3,13 @@ messages (the importers' ``quarantine`` table), written set-based from Arrow on 
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Sequence
 from typing import Any
 
 import pyarrow as pa
 
 from segmentum.engine.connection import EngineKind
-from segmentum.store.database import AppStore, StoreError, placeholders
+from segmentum.store.database import AppStore, StoreError, arrow_views, placeholders
 
 ACCEPTED_SCHEMA = pa.schema(
     [
@@ -35,7 +34,6 @@ QUARANTINE_SCHEMA = pa.schema(
         ("recorded_at", pa.timestamp("us")),
     ]
 )
-_counter = itertools.count()
 
 
 def _duckdb(store: AppStore) -> Any:
@@ -70,13 +68,9 @@ def _insert(store: AppStore, table: str, rows: pa.Table) -> None:
     if rows.num_rows == 0:
         return
     con = _duckdb(store)
-    name = f"__intake_load_{next(_counter)}"
     names = ", ".join(rows.column_names)
-    con.register(name, rows)
-    try:
-        con.execute(f"INSERT INTO {table} ({names}) SELECT {names} FROM {name}")
-    finally:
-        con.unregister(name)
+    with arrow_views(store, rows=rows) as view:
+        con.execute(f"INSERT INTO {table} ({names}) SELECT {names} FROM {view['rows']}")
 
 
 def record_accepted(store: AppStore, rows: pa.Table) -> None:

@@ -7,7 +7,6 @@ plan of the same message yields the same rows).
 
 from __future__ import annotations
 
-import itertools
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -16,13 +15,12 @@ import pyarrow as pa
 
 from segmentum.engine.connection import EngineKind
 from segmentum.store.campaigns import naive
-from segmentum.store.database import AppStore
+from segmentum.store.database import AppStore, arrow_views
 
 LINK_COLUMNS: tuple[str, ...] = (
     "code", "message_key", "campaign_id", "occurrence", "customer_id", "channel", "segment",
     "variant", "original", "destination", "created_at",
 )  # fmt: skip
-_counter = itertools.count()
 
 
 @dataclass(frozen=True)
@@ -46,17 +44,13 @@ def insert_links(store: AppStore, links: pa.Table) -> int:
     names = ", ".join(LINK_COLUMNS)
     before = int(store.scalar("SELECT count(*) FROM tracked_links") or 0)
     if store.kind is EngineKind.DUCKDB:
-        view = f"links_load_{next(_counter)}"
-        store.connection.register(view, links.select(list(LINK_COLUMNS)))
-        try:
+        with arrow_views(store, links=links.select(list(LINK_COLUMNS))) as view:
             store.execute(
                 f"INSERT INTO tracked_links ({names}) SELECT {names} FROM "
-                f"(SELECT *, row_number() OVER (PARTITION BY code) AS rn FROM {view}) s "
+                f"(SELECT *, row_number() OVER (PARTITION BY code) AS rn FROM {view['links']}) s "
                 "WHERE rn = 1 AND NOT EXISTS "
                 "(SELECT 1 FROM tracked_links t WHERE t.code = s.code)"
             )
-        finally:
-            store.connection.unregister(view)
     else:
         marks = ", ".join("?" for _ in LINK_COLUMNS)
         rows = [

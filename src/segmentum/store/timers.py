@@ -3,9 +3,6 @@ ranking boundaries, in the app store (naive UTC instants)."""
 
 from __future__ import annotations
 
-import itertools
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
@@ -13,11 +10,10 @@ import pyarrow as pa
 
 from segmentum.engine.connection import EngineKind
 from segmentum.store.campaigns import insert_arrow
-from segmentum.store.database import AppStore, placeholders
+from segmentum.store.database import AppStore, arrow_views, placeholders
 
 TIMER_SCHEMA = pa.schema([("customer_id", pa.string()), ("next_flip_at", pa.timestamp("us"))])
 GLOBAL_FLIP_KEY = "timers.global_flip"
-_views = itertools.count()
 
 
 def naive(instant: datetime) -> datetime:
@@ -48,17 +44,6 @@ def replace_timers(
         insert_arrow(store, "realtime_timers", timers, TIMER_SCHEMA.names)
 
 
-@contextmanager
-def _registered(store: AppStore, table: pa.Table) -> Iterator[str]:
-    """DuckDB: ``table`` as a view of the store's connection, for the statements inside."""
-    view = f"timer_rows_{next(_views)}"
-    store.connection.register(view, table)
-    try:
-        yield view
-    finally:
-        store.connection.unregister(view)
-
-
 def _ids(ids: list[str]) -> pa.Table:
     return pa.table({"customer_id": pa.array(ids, pa.string())})
 
@@ -74,9 +59,9 @@ def _current(store: AppStore, scope: list[str], by_ids: bool = False) -> dict[st
             scope,
         )
         return {row["customer_id"]: row["next_flip_at"] for row in rows}
-    with _registered(store, _ids(scope)) as view:
+    with arrow_views(store, ids=_ids(scope)) as views:
         rows = store.query(
-            f"SELECT t.customer_id, t.next_flip_at FROM realtime_timers t JOIN {view} v "
+            f"SELECT t.customer_id, t.next_flip_at FROM realtime_timers t JOIN {views['ids']} v "
             "ON v.customer_id = t.customer_id"
         )
     return {row["customer_id"]: row["next_flip_at"] for row in rows}
@@ -102,14 +87,14 @@ def _replace_changed(store: AppStore, timers: pa.Table) -> None:
     the next most customers keep their timer, so most rows are neither deleted nor written
     again (with the former keyed table, a DELETE of all 193k rows and their re-insert took
     ~8 s at 200k customers)."""
-    with _registered(store, timers) as view:
+    with arrow_views(store, timers=timers) as views:
         store.execute(
-            f"DELETE FROM realtime_timers t WHERE NOT EXISTS (SELECT 1 FROM {view} v "
+            f"DELETE FROM realtime_timers t WHERE NOT EXISTS (SELECT 1 FROM {views['timers']} v "
             "WHERE v.customer_id = t.customer_id AND v.next_flip_at = t.next_flip_at)"
         )
         store.execute(
             f"INSERT INTO realtime_timers (customer_id, next_flip_at) "
-            f"SELECT v.customer_id, v.next_flip_at FROM {view} v WHERE NOT EXISTS "
+            f"SELECT v.customer_id, v.next_flip_at FROM {views['timers']} v WHERE NOT EXISTS "
             "(SELECT 1 FROM realtime_timers t WHERE t.customer_id = v.customer_id)"
         )
 
@@ -122,9 +107,10 @@ def _delete_scope(store: AppStore, scope: list[str], by_ids: bool = False) -> No
         )
         return
     if store.kind is EngineKind.DUCKDB:
-        with _registered(store, _ids(scope)) as view:
+        with arrow_views(store, ids=_ids(scope)) as views:
             store.execute(
-                f"DELETE FROM realtime_timers WHERE customer_id IN (SELECT customer_id FROM {view})"
+                "DELETE FROM realtime_timers WHERE customer_id IN "
+                f"(SELECT customer_id FROM {views['ids']})"
             )
         return
     store.executemany("DELETE FROM realtime_timers WHERE customer_id = ?", [(c,) for c in scope])

@@ -124,7 +124,8 @@ def test_help_of_every_command_loads_nothing_heavy() -> None:
     ],
 )
 def test_help_defaults_are_the_services(shown: object, service_default: object) -> None:
-    """The CLI keeps copies of these (its help shows them without importing the service)."""
+    """The help shows the services' defaults (``service.defaults``; the intake's batch limit is
+    a copy: it lives in ``ingest``, which the CLI may not import)."""
     assert shown == service_default
 
 

@@ -18,11 +18,10 @@ from typing import Any
 import pyarrow as pa
 import pytest
 
-from segmentum.engine.connection import EngineKind
 from segmentum.membership.incremental import Change, apply_changes, scope_table
 from segmentum.service.workspace import Workspace
-from segmentum.store.database import AppStore, open_store
-from segmentum.store.migrations import migrate
+from segmentum.store.database import AppStore
+from tests.store.app_stores import duckdb_store, postgres_store, rows
 
 NOW = datetime(2026, 5, 20, 12, 0, tzinfo=UTC)
 
@@ -97,25 +96,11 @@ CASES = [
 ]
 
 
-def _duckdb_store(workspace: Workspace, engine_factory: Callable[..., Any]) -> AppStore:
-    return workspace.store
-
-
-def _postgres_store(workspace: Workspace, engine_factory: Callable[..., Any]) -> AppStore:
-    store = open_store(None, engine_factory(EngineKind.POSTGRES))
-    migrate(store)
-    return store
-
-
 STORES = [  # the store, and up to how many customers their rows are looked up by id
-    pytest.param(_duckdb_store, 0, id="duckdb-pass"),
-    pytest.param(_duckdb_store, 100, id="duckdb-lookups"),
-    pytest.param(_postgres_store, 0, id="postgres", marks=pytest.mark.postgres),
+    pytest.param(duckdb_store, 0, id="duckdb-pass"),
+    pytest.param(duckdb_store, 100, id="duckdb-lookups"),
+    pytest.param(postgres_store, 0, id="postgres", marks=pytest.mark.postgres),
 ]
-
-
-def _rows(store: AppStore, sql: str) -> list[tuple[Any, ...]]:
-    return [tuple(row.values()) for row in store.query(sql)]
 
 
 @pytest.mark.parametrize(("make_store", "lookups"), STORES)
@@ -145,13 +130,13 @@ def test_apply_changes_writes_exactly(
     changes = apply_changes(store, evaluated, scope, case.versions, NOW, lookups)
 
     assert changes == [Change(s, c, kind, day(n)) for s, c, kind, n in case.changes]
-    members = _rows(
+    members = rows(
         store,
         "SELECT segment, customer_id, version, entered_at FROM segment_members "
         "ORDER BY segment, customer_id",
     )
     assert members == [(s, c, v, day(n)) for s, c, v, n in case.members]
-    log = _rows(
+    log = rows(
         store,
         "SELECT segment, version, customer_id, change, effective_at, recorded_at "
         "FROM membership_log ORDER BY segment, customer_id, effective_at",

@@ -16,11 +16,10 @@ from typing import Any
 import pyarrow as pa
 import pytest
 
-from segmentum.engine.connection import EngineKind
 from segmentum.service.workspace import Workspace
-from segmentum.store.database import AppStore, open_store
+from segmentum.store.database import AppStore
 from segmentum.store.membership import apply_refresh, history, members_at
-from segmentum.store.migrations import migrate
+from tests.store.app_stores import duckdb_store, postgres_store, rows
 
 SCHEMA = pa.schema([("segment", pa.string()), ("customer_id", pa.string())])
 
@@ -178,24 +177,10 @@ CASES = [
 ]
 
 
-def _duckdb_store(workspace: Workspace, engine_factory: Callable[..., Any]) -> AppStore:
-    return workspace.store
-
-
-def _postgres_store(workspace: Workspace, engine_factory: Callable[..., Any]) -> AppStore:
-    store = open_store(None, engine_factory(EngineKind.POSTGRES))
-    migrate(store)
-    return store
-
-
 STORES = [
-    pytest.param(_duckdb_store, id="duckdb"),
-    pytest.param(_postgres_store, id="postgres", marks=pytest.mark.postgres),
+    pytest.param(duckdb_store, id="duckdb"),
+    pytest.param(postgres_store, id="postgres", marks=pytest.mark.postgres),
 ]
-
-
-def _rows(store: AppStore, sql: str) -> list[tuple[Any, ...]]:
-    return [tuple(row.values()) for row in store.query(sql)]
 
 
 @pytest.mark.parametrize("make_store", STORES)
@@ -213,7 +198,7 @@ def test_apply_refresh_writes_exactly(
         )
         got = [(c.segment, c.version, c.size, c.entered, c.exited) for c in changes]
         assert got == step.changes, f"refresh {day}"
-    log = _rows(
+    log = rows(
         store,
         "SELECT segment, version, customer_id, change, effective_at, recorded_at "
         "FROM membership_log ORDER BY segment, customer_id, effective_at",
@@ -222,13 +207,13 @@ def test_apply_refresh_writes_exactly(
         case.log, key=lambda row: (row[0], row[2], row[4])
     )
     assert all(r == _recorded(_days(e)).replace(tzinfo=None) for *_, e, r in log)
-    members = _rows(
+    members = rows(
         store,
         "SELECT segment, customer_id, version, entered_at FROM segment_members "
         "ORDER BY segment, customer_id",
     )
     assert [(s, c, v, _days(e)) for s, c, v, e in members] == case.members
-    refreshes = _rows(
+    refreshes = rows(
         store,
         "SELECT as_of, recorded_at, segments, entered, exited FROM membership_refreshes "
         "ORDER BY as_of",
@@ -257,7 +242,7 @@ def test_log_stays_complete_after_a_large_first_refresh(workspace: Workspace) ->
     )
     assert [(c.size, c.entered, c.exited) for c in second] == [(count, 1, 1)]
     by_change = "SELECT change, count(*) FROM membership_log GROUP BY change ORDER BY change"
-    assert _rows(store, by_change) == [("entered", count + 1), ("exited", 1)]
+    assert rows(store, by_change) == [("entered", count + 1), ("exited", 1)]
     assert [(h["size"], h["entered"], h["exited"]) for h in history(store, "big")] == [
         (count, count, 0),
         (count, 1, 1),

@@ -13,16 +13,13 @@ import typer
 from segmentum.cli.context import workspace
 from segmentum.cli.options import AsOfOption, FormatOption, parse_day
 from segmentum.cli.output import OutputFormat, emit, emit_batches, emit_document, err_console
+from segmentum.service.defaults import DEFAULT_DISCOUNT_RATE, DEFAULT_HORIZON_DAYS, DEFAULT_PERIOD
 
 app = typer.Typer(
     help="Customer lifetime value: BTYD summary, BG/NBD + Gamma-Gamma fit, predictions.",
     invoke_without_command=True,
 )
 
-#: segmentum.service.clv's defaults.
-DEFAULT_PERIOD = "D"
-DEFAULT_HORIZON_DAYS = 365
-DEFAULT_DISCOUNT_RATE = 0.10
 
 PeriodOption = typer.Option(
     DEFAULT_PERIOD, "--period", help="Time unit of the models: D (days) or W (weeks)."

@@ -15,6 +15,7 @@ from rich.table import Table
 
 from segmentum.cli.context import workspace
 from segmentum.cli.output import OutputFormat, _cell, _plain, emit
+from segmentum.service.defaults import DEFAULT_TIMELINE_LIMIT
 
 app = typer.Typer(help="Look at customers: profile, subscriptions and timeline.")
 
@@ -26,8 +27,6 @@ ShowFormatOption = typer.Option(
     help="table (profile, subscriptions, timeline), json (one object) or csv (timeline).",
 )
 TIMELINE_COLUMNS = ("at", "kind", "id", "details", "amount")
-#: segmentum.service.customers' default, here for the help (tests/cli/test_cli_start.py checks it).
-DEFAULT_TIMELINE_LIMIT = 50
 
 
 def _details(entry: dict[str, Any]) -> tuple[str, str, str]:

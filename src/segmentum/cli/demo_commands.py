@@ -18,6 +18,7 @@ from rich.table import Table
 from segmentum.cli.context import CliState, workspace
 from segmentum.cli.output import OutputFormat, emit_document, err_console
 from segmentum.cli.serve_commands import run_server
+from segmentum.service.defaults import DEFAULT_CUSTOMERS, DEFAULT_SEED
 
 if TYPE_CHECKING:
     from segmentum.service.demo import DemoCampaignResult
@@ -30,9 +31,6 @@ app = typer.Typer(
     invoke_without_command=True,
 )
 
-#: segmentum.service.demo's defaults.
-DEFAULT_CUSTOMERS = 50_000
-DEFAULT_SEED = 42
 
 EndOption = typer.Option(
     None,

@@ -14,8 +14,8 @@ from segmentum.cli.context import workspace
 from segmentum.cli.options import FormatOption
 from segmentum.cli.output import OutputFormat, emit_document, err_console
 
-#: The intake's batch limit (segmentum.service.intake), here for the help
-#: (tests/cli/test_cli_start.py checks it).
+#: The intake's batch limit (``ingest.messages``, which the CLI may not import and which loads
+#: Arrow), copied for the help; tests/cli/test_cli_start.py checks the copy.
 MAX_BATCH_MESSAGES = 2500
 
 

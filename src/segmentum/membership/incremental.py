@@ -147,7 +147,7 @@ def apply_changes(
             ("rt_scope", "customer_id TEXT, effective_at TIMESTAMP"),
             ("rt_segments", "segment TEXT, version INTEGER"),
             ("rt_members", "segment TEXT, customer_id TEXT"),
-            ("rt_current", "segment TEXT, customer_id TEXT, member_row BIGINT"),
+            ("rt_current", "segment TEXT, customer_id TEXT"),
             ("rt_entered", CHANGE_COLUMNS),
             ("rt_exited", CHANGE_COLUMNS),
         ):
@@ -158,7 +158,7 @@ def apply_changes(
         # The scope's current members in one pass over segment_members; both sides of the
         # diff are then small tables.
         store.execute(
-            "INSERT INTO rt_current SELECT m.segment, m.customer_id, CAST(NULL AS BIGINT) "
+            "INSERT INTO rt_current SELECT m.segment, m.customer_id "
             "FROM segment_members m WHERE m.customer_id IN (SELECT customer_id FROM rt_scope) "
             "AND m.segment IN (SELECT segment FROM rt_segments)"
         )

@@ -27,6 +27,7 @@ from segmentum.compiler.predictive import (
 from segmentum.compiler.program import compile_btyd_holdout, compile_btyd_summary
 from segmentum.engine.bulk import load_arrow
 from segmentum.service.clock import now_utc, resolve_as_of
+from segmentum.service.defaults import DEFAULT_DISCOUNT_RATE, DEFAULT_HORIZON_DAYS, DEFAULT_PERIOD
 from segmentum.service.errors import ServiceError
 from segmentum.service.workspace import Workspace
 from segmentum.store.models import StoredModel, latest_model, save_model
@@ -38,9 +39,6 @@ if TYPE_CHECKING:
 # SciPy and Plotly load on first use (inside the functions), so every other command starts
 # fast.
 
-DEFAULT_PERIOD = "D"
-DEFAULT_HORIZON_DAYS = 365
-DEFAULT_DISCOUNT_RATE = 0.10
 BATCH_ROWS = 100_000
 SUMMARY_COLUMNS = ("customer_id", "frequency", "recency", "T", "monetary")
 PREDICTION_COLUMNS = ("customer_id", "p_alive", "expected_purchases", "expected_aov", "clv")

@@ -12,10 +12,10 @@ from typing import Any
 
 import ibis
 
+from segmentum.service.defaults import DEFAULT_TIMELINE_LIMIT
 from segmentum.service.errors import ServiceError
 from segmentum.service.workspace import Workspace
 
-DEFAULT_TIMELINE_LIMIT = 50
 _ORDER_FIELDS = ("order_id", "amount", "currency", "status", "store")
 _RETURN_FIELDS = ("return_id", "order_id", "product_id", "quantity", "amount", "reason")
 

@@ -21,12 +21,10 @@ from segmentum.compiler.errors import InvalidSegmentsError
 from segmentum.demo.generate import TABLE_ORDER, ShopConfig, write_shop
 from segmentum.demo.shop import DEMO_TIMEZONE, demo_settings
 from segmentum.service.clock import end_of_day, now_utc
+from segmentum.service.defaults import DEFAULT_CUSTOMERS, DEFAULT_SEED
 from segmentum.service.errors import ServiceError, user_errors
 from segmentum.service.imports import ImportOptions, ImportSummary, import_file
 from segmentum.service.workspace import Workspace
-
-DEFAULT_CUSTOMERS = 50_000
-DEFAULT_SEED = 42
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ from segmentum.api.calls import Limit, Offset, Page, call, page, record
 from segmentum.api.deps import ServerDep
 from segmentum.api.errors import error_responses
 from segmentum.service import clv as clv_service
+from segmentum.service import defaults
 
 router = APIRouter(prefix="/api/clv", tags=["clv"])
 AsOf = Annotated[date | None, Query(description="the end of this day (default: now)")]
@@ -73,8 +74,8 @@ async def fit(
 async def predict(
     server: ServerDep,
     who: Marketer,
-    horizon: Horizon = clv_service.DEFAULT_HORIZON_DAYS,
-    discount_rate: Discount = clv_service.DEFAULT_DISCOUNT_RATE,
+    horizon: Horizon = defaults.DEFAULT_HORIZON_DAYS,
+    discount_rate: Discount = defaults.DEFAULT_DISCOUNT_RATE,
     limit: Limit = 50,
     offset: Offset = 0,
 ) -> dict[str, Any]:
@@ -98,8 +99,8 @@ async def refresh(
     who: Marketer,
     as_of: AsOf = None,
     period: Period = "D",
-    horizon: Horizon = clv_service.DEFAULT_HORIZON_DAYS,
-    discount_rate: Discount = clv_service.DEFAULT_DISCOUNT_RATE,
+    horizon: Horizon = defaults.DEFAULT_HORIZON_DAYS,
+    discount_rate: Discount = defaults.DEFAULT_DISCOUNT_RATE,
 ) -> dict[str, Any]:
     """Fit, store the model, predict and store the predictions (what a schedule runs)."""
 

@@ -9,7 +9,8 @@ ack latency, on a workspace of the 1M-customer demo shop.
   every run starts from the same state.
 * The server is ``segmentum serve --no-worker`` in its own process; the load generator is
   another process (``--clients`` closed-loop threads, each posting a batch of ``--batch``
-  messages and waiting for the ack before the next). Messages go to existing customers
+  messages and waiting for the ack before the next; ``--rate`` makes it open loop, see
+  ``generate``). Messages go to existing customers
   drawn at random: 50 % page views, 20 % Product Added, 10 % Checkout Started, 10 % Order
   Completed with two products, 10 % identify.
 * Reported: acknowledged events/s over the measured window (after ``--warmup`` seconds), and
@@ -103,21 +104,33 @@ def message(rng: random.Random, customers: int, number: int, worker: str) -> dic
 
 
 def generate(url: str, key: str, customers: int, batch: int, clients: int, seconds: float,
-             warmup: float, out: Any) -> None:  # fmt: skip
-    """The load generator process: closed-loop clients; puts (sent_at, latency, n, status)."""
+             warmup: float, out: Any, rate: float | None = None) -> None:  # fmt: skip
+    """The load generator process; puts (sent_at, latency, n, status) per request.
+
+    Closed loop by default: each client sends its next batch when the last one is acked.
+    ``rate`` (events/s): open loop, the clients together offer ``rate`` events per second on
+    a fixed schedule (client n sends at its own offset plus whole intervals), and a request's
+    latency counts from its scheduled time, so a client that falls behind adds its lateness
+    to the latency instead of quietly offering less load (no coordinated omission)."""
     results: list[tuple[float, float, int, int]] = []
     lock = threading.Lock()
     start = time.monotonic()
+    interval = clients * batch / rate if rate else 0.0
 
     def client(number: int) -> None:
         rng = random.Random(number)
         sequence = 0
+        due = start + interval * number / clients
         with httpx.Client(auth=(key, ""), timeout=30) as http:
             while time.monotonic() - start < warmup + seconds:
                 body = {"batch": [message(rng, customers, sequence + i, f"w{number}")
                                   for i in range(batch)]}  # fmt: skip
                 sequence += batch
-                sent = time.monotonic()
+                if rate:
+                    time.sleep(max(0.0, due - time.monotonic()))
+                    sent, due = due, due + interval
+                else:
+                    sent = time.monotonic()
                 answer = http.post(url + "/v1/batch", json=body)
                 took = time.monotonic() - sent
                 accepted = (
@@ -171,6 +184,7 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=100)
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--port", type=int, default=8765)
+    parser.add_argument("--rate", type=float, help="offer this many events/s (open loop)")
     args = parser.parse_args()
     data = DATA / f"{args.customers}_{args.orders}"
     if not (data / "customers.parquet").exists():
@@ -189,7 +203,7 @@ def main() -> None:
         load = multiprocessing.get_context("spawn").Process(
             target=generate,
             args=(url, key, args.customers, args.batch, args.clients, args.seconds,
-                  args.warmup, out),
+                  args.warmup, out, args.rate),
         )  # fmt: skip
         load.start()
         results = out.get()
@@ -206,6 +220,7 @@ def main() -> None:
         "orders": args.orders,
         "batch": args.batch,
         "clients": args.clients,
+        "offered_events_per_second": args.rate,
         "seconds": round(window, 1),
         "requests": len(measured),
         "errors": sum(1 for r in measured if r[3] != 200),

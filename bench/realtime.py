@@ -13,10 +13,12 @@ visible, on the 1M-customer demo shop with the ready-made library.
   (timed; ``service.lookup_layout``).
 * ``http``: ``segmentum serve`` (worker embedded: timers and automations run) in its own
   process; the load generator of ``bench/intake_load.py`` in another (closed-loop clients,
-  batches of ``--batch`` messages to random existing customers). The server's real-time
-  processor applies every commit's touched customers in micro-batches; ``GET /v1/realtime``
-  reports the commit → visible latencies (measured in the server: from the commit, which
-  precedes the ack, to the end of the micro-batch that applied it).
+  batches of ``--batch`` messages to random existing customers; ``--rate N``: open loop,
+  N events/s offered on a fixed schedule, so that two versions compare at the same load).
+  The server's real-time processor applies every commit's touched customers in
+  micro-batches; ``GET /v1/realtime`` reports the commit → visible latencies (measured in
+  the server: from the commit, which precedes the ack, to the end of the micro-batch that
+  applied it).
 * ``direct``: the incremental path alone: random touched customers (the same mix of tables)
   applied by ``service.realtime.apply_batch`` in batches of ``--direct-customers``.
 * ``--reuse``: keep the prepared workspace
@@ -118,7 +120,7 @@ def run_http(args: argparse.Namespace, db: Path, prepared: dict[str, Any]) -> di
         load = context.Process(
             target=generate,
             args=(url, prepared["ingest_key"], args.customers, args.batch, args.clients,
-                  args.seconds, args.warmup, out),
+                  args.seconds, args.warmup, out, args.rate),
         )  # fmt: skip
         load.start()
         time.sleep(args.warmup)
@@ -224,6 +226,12 @@ def main() -> None:
     parser.add_argument("--direct-customers", type=int, default=100)
     parser.add_argument("--port", type=int, default=8766)
     parser.add_argument(
+        "--rate",
+        type=float,
+        help="offer this many events/s on a fixed schedule (open loop; latency counts from "
+        "each request's scheduled time) instead of closed-loop clients",
+    )
+    parser.add_argument(
         "--reuse", action="store_true", help="prepare once, start every run from a copy"
     )
     parser.add_argument(
@@ -256,6 +264,7 @@ def main() -> None:
         "mode": args.mode,
         "batch": args.batch,
         "clients": args.clients,
+        "offered_events_per_second": args.rate,
         **{k: v for k, v in prepared.items() if not k.endswith("_key")},
     }
     try:
@@ -270,6 +279,7 @@ def main() -> None:
     print(json.dumps(report, indent=2))
     (ROOT / "results").mkdir(exist_ok=True)
     load = f"c{args.clients}" if args.mode == "http" else f"b{args.direct_customers}"
+    load += f"_r{args.rate:g}" if args.rate and args.mode == "http" else ""
     load += "_lookups" if args.lookup_layout else ""
     name = f"realtime_{args.mode}_{args.customers}_{load}.json"
     (ROOT / "results" / name).write_text(json.dumps(report, indent=2) + "\n")

@@ -235,9 +235,21 @@ MEMBER_LOOKUPS_UP_TO = PREPARED_SEMI_JOIN_FROM
 ITEM_OWNER_CHUNK = 2_000
 
 
+#: The customers columns every micro-batch reads: the universe (signup_at) and the timers'
+#: dates (``compiler.timers``), beside the definitions' own (``Dependencies.customer_columns``).
+CUSTOMER_BASE_COLUMNS = ("customer_id", "signup_at", "signup_date", "birth_date")
+
+
 def _columns(ws: Workspace, ctx: Context) -> dict[str, str]:
+    """Per scoped table, the columns its staged rows keep: those the definitions can read.
+    The customers' too: a profile carries names, addresses and contacts no definition reads,
+    and each staged value costs an index fetch (3,000 customers: 50 ms with all 18 columns).
+    """
     if not ctx.columns:
         read = columns_read(ctx.definitions, ws.catalog)
+        read["customers"] = set(CUSTOMER_BASE_COLUMNS).union(
+            *(deps.customer_columns for deps in ctx.deps.values())
+        )
         for name in SCOPED:
             if name in ctx.tables:
                 present = list(ctx.tables[name].columns)
@@ -256,7 +268,8 @@ def _scoped(ws: Workspace, ctx: Context) -> dict[str, Any]:
         columns = _columns(ws, ctx)
         for name in SCOPED:
             if name in ctx.tables:  # the schema, for compiling; rows come per batch
-                con.execute(f"CREATE TEMP TABLE IF NOT EXISTS rt_scope_{name} AS "
+                # replaced: a definition saved since may read columns the last one did not
+                con.execute(f"CREATE OR REPLACE TEMP TABLE rt_scope_{name} AS "
                             f"SELECT {columns[name]} FROM {name} LIMIT 0")  # fmt: skip
         ctx.scoped = {
             name: ws.engine.backend.table(f"rt_scope_{name}") if name in SCOPED else table

@@ -1,0 +1,72 @@
+"""A definition saved while micro-batches run may read a column no definition read before
+(an event's ``csat``, a profile attribute): the next micro-batch stages and compiles against
+the new columns, on the connection that made the old scoped tables."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from segmentum.service import realtime
+from segmentum.service.membership import refresh_segments
+from segmentum.service.segments import DefinitionSource, create_segment
+from segmentum.service.workspace import Workspace
+from tests.automations.shop import add_customer, add_event
+
+NOW = datetime(2026, 5, 20, 10, 0, tzinfo=UTC)
+
+
+def _members(ws: Workspace, segment: str) -> list[str]:
+    rows = ws.store.query(
+        "SELECT customer_id FROM segment_members WHERE segment = ? ORDER BY 1", (segment,)
+    )
+    return [row["customer_id"] for row in rows]
+
+
+@pytest.mark.parametrize(
+    ("later", "record", "member"),
+    [
+        (  # an event column the first definition does not read
+            {
+                "aggregate": {
+                    "of": "survey_response",
+                    "within": "30d",
+                    "gte": 1,
+                    "where": [{"field": "csat", "lte": 2}],
+                }
+            },
+            "events",
+            "C1",
+        ),
+        (  # a profile column the first definition does not read
+            {"attribute": {"field": "loyalty_tier", "eq": "vip"}},
+            "customers",
+            "C2",
+        ),
+    ],
+)
+def test_a_later_definition_reads_new_columns(
+    tmp_path: Path, later: dict[str, object], record: str, member: str
+) -> None:
+    ws = Workspace.open(str(tmp_path / "shop.duckdb"))
+    try:
+        add_customer(ws, "C1", NOW - timedelta(days=40), loyalty_tier="basic")
+        add_customer(ws, "C2", NOW - timedelta(days=40), loyalty_tier="vip")
+        carting = {"aggregate": {"of": "cart_updated", "within": "7d", "gte": 1}}
+        create_segment(ws, "carting", DefinitionSource(data={"where": carting}))
+        refresh_segments(ws, at=NOW)
+        add_event(ws, "e1", "C1", "cart_updated", NOW - timedelta(hours=1))
+        realtime.touch(ws, ["C1"], {"events"}, now=NOW, event_types={"cart_updated"})
+        assert _members(ws, "carting") == ["C1"]
+
+        add_event(ws, "e2", "C1", "survey_response", NOW - timedelta(hours=1), csat=1)
+        create_segment(ws, "later", DefinitionSource(data={"where": later}))
+        report = realtime.touch(ws, ["C1", "C2"], {record}, now=NOW + timedelta(minutes=1),
+                                event_types={"survey_response"})  # fmt: skip
+        assert (report.customers, report.entered, report.exited) == (2, 1, 0)
+        assert _members(ws, "later") == [member]
+        assert _members(ws, "carting") == ["C1"]
+    finally:
+        ws.close()

@@ -18,16 +18,14 @@ from segmentum.service.membership import refresh_segments
 from segmentum.service.segments import DefinitionSource, create_segment
 from segmentum.service.server import Server, ServerSettings
 from segmentum.service.workspace import Workspace
+from segmentum.store import membership as membership_store
 from tests.automations.shop import add_customer, add_event
 
 NOW = datetime(2026, 5, 20, 10, 0, tzinfo=UTC)
 
 
 def _members(ws: Workspace, segment: str) -> list[str]:
-    rows = ws.store.query(
-        "SELECT customer_id FROM segment_members WHERE segment = ? ORDER BY 1", (segment,)
-    )
-    return [row["customer_id"] for row in rows]
+    return membership_store.current_members(ws.store, segment)
 
 
 @pytest.mark.parametrize(

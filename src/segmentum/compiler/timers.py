@@ -64,6 +64,8 @@ from segmentum.spec.nodes import (
 Table = Any
 TS = dt.Timestamp(scale=6)
 INSTANT = {"orders": "ordered_at", "returns": "returned_at", "events": "occurred_at"}
+#: The customers columns the timers read (signup instants, signup days, birthdays).
+TIMER_CUSTOMER_COLUMNS = ("customer_id", "signup_at", "signup_date", "birth_date")
 _REACTIONS = (
     "message_sent", "message_delivered", "message_opened", "message_clicked", "message_replied",
     "message_unsubscribed",
@@ -349,7 +351,7 @@ def compile_timers(
     tomorrow = ibis.literal(today + timedelta(days=1), type=dt.date)
     as_of_lit = ibis.literal(clock.as_of_utc, type=TS)
     customers = tables["customers"]
-    rel = customers.select("customer_id", "signup_at", "signup_date", "birth_date")
+    rel = customers.select(*TIMER_CUSTOMER_COLUMNS)
     dates: list[Any] = []  # builders: feature relation -> candidate local date
     instants: list[Any] = [
         lambda r: ibis.ifelse(r.signup_at > as_of_lit, r.signup_at, ibis.null(TS))

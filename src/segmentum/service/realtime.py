@@ -44,7 +44,7 @@ from segmentum.compiler.dependencies import (
     dependencies,
 )
 from segmentum.compiler.predictive import PREDICTIONS_TABLE
-from segmentum.compiler.timers import compile_timers, global_flip
+from segmentum.compiler.timers import TIMER_CUSTOMER_COLUMNS, compile_timers, global_flip
 from segmentum.engine.connection import EngineKind
 from segmentum.membership.incremental import (
     MEMBER_SCHEMA,
@@ -235,11 +235,6 @@ MEMBER_LOOKUPS_UP_TO = PREPARED_SEMI_JOIN_FROM
 ITEM_OWNER_CHUNK = 2_000
 
 
-#: The customers columns every micro-batch reads: the universe (signup_at) and the timers'
-#: dates (``compiler.timers``), beside the definitions' own (``Dependencies.customer_columns``).
-CUSTOMER_BASE_COLUMNS = ("customer_id", "signup_at", "signup_date", "birth_date")
-
-
 def _columns(ws: Workspace, ctx: Context) -> dict[str, str]:
     """Per scoped table, the columns its staged rows keep: those the definitions can read.
     The customers' too: a profile carries names, addresses and contacts no definition reads,
@@ -247,7 +242,8 @@ def _columns(ws: Workspace, ctx: Context) -> dict[str, str]:
     """
     if not ctx.columns:
         read = columns_read(ctx.definitions, ws.catalog)
-        read["customers"] = set(CUSTOMER_BASE_COLUMNS).union(
+        # the timers' columns, and the definitions' own (the universe's signup_at included)
+        read["customers"] = set(TIMER_CUSTOMER_COLUMNS).union(
             *(deps.customer_columns for deps in ctx.deps.values())
         )
         for name in SCOPED:
